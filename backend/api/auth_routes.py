@@ -1,0 +1,59 @@
+"""``POST /auth/token``: the OAuth2 password flow that issues JWT access tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from backend.auth.passwords import verify_password
+from backend.auth.tokens import issue_token
+from backend.db.models import User
+from backend.runtime import Runtime
+
+router = APIRouter(tags=["auth"])
+
+
+class TokenResponse(BaseModel):
+    """OAuth2 token response."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: str
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process runtime stored on the app at start-up."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+@router.post("/auth/token", response_model=TokenResponse)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], runtime: RuntimeDep
+) -> TokenResponse:
+    """Exchange e-mail + password for a bearer token (same error, same cost, for unknown users)."""
+    async with runtime.sessionmaker() as session:
+        user = await session.scalar(
+            select(User).where(func.lower(User.email) == form.username.strip().lower())
+        )
+    ok = verify_password(form.password, user.password_hash if user else None)
+    if user is None or not ok or not user.is_active:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail={"code": "UNAUTHENTICATED", "message": "wrong e-mail or password"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    ttl = timedelta(minutes=runtime.settings.token_ttl_minutes)
+    token = issue_token(user.id, user.role.value, runtime.settings.secret_key, ttl)
+    return TokenResponse(
+        access_token=token, expires_in=int(ttl.total_seconds()), role=user.role.value
+    )

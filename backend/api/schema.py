@@ -1,0 +1,55 @@
+"""The Strawberry schema with its abuse limits (depth, aliases, tokens, introspection)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from backend.api.queries import Query
+from backend.settings import Settings
+
+
+def _is_expected(error: Exception) -> bool:
+    """Errors with a code are part of the contract and stay visible in production."""
+    from graphql import GraphQLError
+
+    original = getattr(error, "original_error", None)
+    if isinstance(error, GraphQLError) and original is None:
+        return True
+    return isinstance(original, GraphQLError) and "code" in (original.extensions or {})
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """Build the schema; ``settings`` decides the limits and what production hides."""
+    settings = settings or Settings()
+    max_depth, max_aliases = settings.graphql_max_depth, settings.graphql_max_aliases
+    max_tokens = settings.graphql_max_tokens
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+    ]
+    if settings.is_production:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not _is_expected(e)))
+    return strawberry.Schema(
+        query=Query,
+        extensions=extensions,  # type: ignore[arg-type]
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def schema_sdl() -> str:
+    """The SDL that ``graphql/schema.graphql`` must equal (development settings)."""
+    return build_schema(Settings(environment="development")).as_str() + "\n"

@@ -1,0 +1,99 @@
+"""FastAPI application factory: GraphQL at /graphql, auth at /auth/token, the PWA at /app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from strawberry.fastapi import GraphQLRouter
+
+from backend.api.auth_routes import RuntimeDep, get_runtime
+from backend.api.auth_routes import router as auth_router
+from backend.api.context import Context
+from backend.api.schema import build_schema
+from backend.auth.tokens import InvalidTokenError, verify_token
+from backend.auth.viewer import Viewer, load_viewer
+from backend.runtime import Runtime
+from backend.settings import Settings
+
+MOBILE_CLIENT_DIR = Path(__file__).resolve().parent.parent / "mobile_client"
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token from ``Authorization: Bearer ...`` (HTTP) or the WebSocket's connection params."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    return None
+
+
+async def viewer_for_token(runtime: Runtime, token: str | None) -> Viewer | None:
+    """Verify ``token`` and load its user; None for anonymous, expired or deactivated."""
+    if not token:
+        return None
+    try:
+        claims = verify_token(token, runtime.settings.secret_key)
+    except InvalidTokenError:
+        return None
+    async with runtime.sessionmaker() as session:
+        return await load_viewer(session, claims.user_id)
+
+
+async def get_context(request: Request, runtime: RuntimeDep) -> AsyncIterator[Context]:
+    """One session per GraphQL request, closed when the response is sent."""
+    viewer = await viewer_for_token(runtime, bearer_token(request))
+    async with runtime.sessionmaker() as session:
+        yield Context(session=session, runtime=runtime, viewer=viewer)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; tests pass their own ``runtime`` (e.g. a throwaway PostGIS database)."""
+    settings = settings or (runtime.settings if runtime else Settings())
+    owned_runtime = runtime is None
+    runtime = runtime or Runtime.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.runtime = runtime
+        yield
+        if owned_runtime:
+            await runtime.close()
+
+    app = FastAPI(
+        title="fieldrep",
+        lifespan=lifespan,
+        docs_url=None if settings.is_production else "/docs",
+        redoc_url=None,
+        openapi_url=None if settings.is_production else "/openapi.json",
+    )
+    app.state.runtime = runtime
+    app.include_router(auth_router)
+    graphql_app: GraphQLRouter[Context, None] = GraphQLRouter(
+        build_schema(settings),
+        context_getter=get_context,
+        graphql_ide=None if settings.is_production else "graphiql",
+    )
+    app.include_router(graphql_app, prefix="/graphql")
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(rt: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, str]:
+        from sqlalchemy import text
+
+        async with rt.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    if MOBILE_CLIENT_DIR.is_dir():
+        app.mount("/app", StaticFiles(directory=MOBILE_CLIENT_DIR, html=True), name="app")
+
+        @app.get("/", include_in_schema=False)
+        async def root() -> RedirectResponse:
+            return RedirectResponse("/app/")
+
+    return app

@@ -1,0 +1,48 @@
+"""The authenticated caller, loaded from the database for every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.models import Rep, Role, User
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking: enough to decide visibility without another query."""
+
+    user_id: int
+    role: Role
+    team_id: int | None
+    rep_id: int | None
+    email: str
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins see every team."""
+        return self.role is Role.ADMIN
+
+    @property
+    def is_manager(self) -> bool:
+        """Managers see their own team."""
+        return self.role is Role.MANAGER
+
+
+async def load_viewer(session: AsyncSession, user_id: int) -> Viewer | None:
+    """The active user with ``user_id`` as a :class:`Viewer`, or None (deactivated or gone)."""
+    row = (
+        await session.execute(
+            select(User, Rep.id).outerjoin(Rep, Rep.user_id == User.id).where(User.id == user_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    user, rep_id = row
+    if not user.is_active:
+        return None
+    return Viewer(
+        user_id=user.id, role=user.role, team_id=user.team_id, rep_id=rep_id, email=user.email
+    )

@@ -1,0 +1,86 @@
+"""Settings from the environment (``FIELDREP_*``), injected everywhere instead of read globally.
+
+No database URL means the embedded default: a SQLite file in the user's data folder and the
+in-process event bus, so ``fieldrep demo`` runs on a laptop with nothing else installed.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "fieldrep-development-secret-change-me"  # noqa: S105 - refused outside development
+
+
+def default_data_dir() -> Path:
+    """The per-user folder that holds the embedded database and the routing cache."""
+    return Path(platformdirs.user_data_dir("fieldrep", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every knob of a fieldrep deployment; see README 'Configuration' for the reasons."""
+
+    model_config = SettingsConfigDict(env_prefix="FIELDREP_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = DEV_SECRET
+    token_ttl_minutes: int = 12 * 60
+    region_path: Path | None = None
+    routing_cache_dir: Path | None = None
+    max_snap_distance_m: float = 500.0
+    timezone: str = "Europe/Vaduz"
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 15
+    graphql_max_tokens: int = 2000
+    graphql_max_page_size: int = 100
+    cors_origins: list[str] = Field(default_factory=list)
+    run_relay_in_process: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            msg = "FIELDREP_SECRET_KEY must be set to a long random value in production"
+            raise ValueError(msg)
+        return self
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under ``data_dir``."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.data_dir / 'fieldrep.sqlite3'}"
+
+    @property
+    def effective_routing_cache_dir(self) -> Path:
+        """Where compiled road networks are cached (keyed by extract hash inside)."""
+        return self.routing_cache_dir or self.data_dir / "routing-cache"
+
+    @property
+    def is_production(self) -> bool:
+        """Production hides GraphiQL and introspection and masks errors."""
+        return self.environment == "production"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (``postgres://``, ``postgresql://``) and pick async drivers."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def bundled_region_path() -> Path:
+    """The Liechtenstein extract shipped with the package (ODbL, © OpenStreetMap contributors)."""
+    import routing
+
+    return Path(routing.__file__).resolve().parent / "data" / "liechtenstein.osm.pbf"
