@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(auth_router)
     graphql_app: GraphQLRouter[Context, None] = GraphQLRouter(
         build_schema(settings),
-        context_getter=get_context,
+        context_getter=get_context,  # type: ignore[arg-type]
         graphql_ide=None if settings.is_production else "graphiql",
     )
     app.include_router(graphql_app, prefix="/graphql")

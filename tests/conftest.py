@@ -143,7 +143,11 @@ async def seed_world(runtime: Runtime) -> World:
     password_hash = _world_password_hash(world.password)
     async with runtime.sessionmaker() as session, session.begin():
         admin = await create_user(
-            session, email="admin@x.test", password=world.password, password_hash=password_hash, full_name="Admin",
+            session,
+            email="admin@x.test",
+            password=world.password,
+            password_hash=password_hash,
+            full_name="Admin",
             role=Role.ADMIN,
         )
         world.users["admin"] = admin.id
@@ -151,16 +155,26 @@ async def seed_world(runtime: Runtime) -> World:
             team = await get_or_create_team(session, f"Team {team_key}")
             world.teams[team_key] = team.id
             manager = await create_user(
-                session, email=f"manager{team_key.lower()}@x.test", password=world.password, password_hash=password_hash,
-                full_name=f"Manager {team_key}", role=Role.MANAGER, team=team,
+                session,
+                email=f"manager{team_key.lower()}@x.test",
+                password=world.password,
+                password_hash=password_hash,
+                full_name=f"Manager {team_key}",
+                role=Role.MANAGER,
+                team=team,
             )
             world.users[f"m{team_key.lower()}"] = manager.id
             rep_of_account: dict[int, int] = {}
             for n in (1, 2):
                 key = f"{team_key.lower()}{n}"
                 user = await create_user(
-                    session, email=f"rep{key}@x.test", password=world.password, password_hash=password_hash,
-                    full_name=f"Rep {key.upper()}", role=Role.REP, team=team,
+                    session,
+                    email=f"rep{key}@x.test",
+                    password=world.password,
+                    password_hash=password_hash,
+                    full_name=f"Rep {key.upper()}",
+                    role=Role.REP,
+                    team=team,
                 )
                 rep = await create_rep(session, user=user, team=team, home=(base_lat, 9.52))
                 world.users[key] = user.id
@@ -169,8 +183,13 @@ async def seed_world(runtime: Runtime) -> World:
                 for i in range(3):
                     lat, lon = base_lat + 0.001 * n, 9.52 + 0.001 * i
                     account = Account(
-                        external_id=f"{key}-{i}", team_id=team.id, name=f"Acct {key}-{i}",
-                        lat=lat, lon=lon, location=(lat, lon), potential=1000.0 * (i + 1),
+                        external_id=f"{key}-{i}",
+                        team_id=team.id,
+                        name=f"Acct {key}-{i}",
+                        lat=lat,
+                        lon=lon,
+                        location=(lat, lon),
+                        potential=1000.0 * (i + 1),
                     )
                     session.add(account)
                     await session.flush()
@@ -178,8 +197,11 @@ async def seed_world(runtime: Runtime) -> World:
                     rep_of_account[account.id] = rep.id
                 world.accounts[key] = ids
             alignment = await store_alignment(
-                session, team_id=team.id, name=f"Team {team_key} v1",
-                rep_of_account=rep_of_account, state=AlignmentState.ACTIVE,
+                session,
+                team_id=team.id,
+                name=f"Team {team_key} v1",
+                rep_of_account=rep_of_account,
+                state=AlignmentState.ACTIVE,
             )
             world.alignment_ids[team_key] = alignment.id
     return world

@@ -32,6 +32,7 @@ class Context(BaseContext):
         if self.viewer is None:
             raise api_error(
                 ErrorCode.UNAUTHENTICATED,
-                "authentication required: send 'Authorization: Bearer <token>' from POST /auth/token",
+                "authentication required: send 'Authorization: Bearer <token>' "
+                "with a token from POST /auth/token",
             )
         return self.viewer

@@ -8,7 +8,7 @@ from typing import Any
 from graphql import GraphQLError
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(enum.StrEnum):
     """Machine-readable error codes clients switch on."""
 
     UNAUTHENTICATED = "UNAUTHENTICATED"

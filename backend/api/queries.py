@@ -97,7 +97,9 @@ class Query:
             .scalars()
             .all()
         )
-        total = await ctx.session.scalar(select(func.count()).select_from(models.Account).where(visible))
+        total = await ctx.session.scalar(
+            select(func.count()).select_from(models.Account).where(visible)
+        )
         page = rows[:first]
         edges = [
             AccountEdge(cursor=encode_cursor(a.name, a.id), node=Account.from_row(a)) for a in page

@@ -24,14 +24,14 @@ class TokenClaims:
 
 
 def issue_token(user_id: int, role: str, secret: str, ttl: timedelta) -> str:
-    """Sign a token for ``user_id``; the role is a hint only, the database stays authoritative."""
+    """Sign a token for ``user_id``; the role is a hint, the database decides."""
     now = datetime.now(UTC)
     claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + ttl, "typ": "access"}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def verify_token(token: str, secret: str) -> TokenClaims:
-    """Verify signature and expiry; only HS256 is accepted (``alg: none`` and others are refused)."""
+    """Verify signature and expiry; only HS256 is accepted (``alg: none`` is refused)."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -21,12 +20,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(routing_cmd.app, name="routing", help="Road network: build a region, compute matrices.")
+app.add_typer(
+    routing_cmd.app, name="routing", help="Road network: build a region, compute matrices."
+)
 app.add_typer(bench_cmd.app, name="bench", help="Benchmarks of the solvers on standard instances.")
 app.add_typer(
     territories_cmd.app, name="territories", help="Territory design and realignment from CSV files."
 )
-schema_app = typer.Typer(no_args_is_help=True, help="The GraphQL contract (graphql/schema.graphql).")
+schema_app = typer.Typer(
+    no_args_is_help=True, help="The GraphQL contract (graphql/schema.graphql)."
+)
 app.add_typer(schema_app, name="schema")
 
 console = Console(stderr=True)
@@ -150,9 +153,8 @@ def import_osm(
     default: Annotated[bool, typer.Option(help="Make this the region the API routes on.")] = True,
 ) -> None:
     """Build the road network of REGION, cache it and record it as an imported region."""
-    from routing.network import RoutingError, load_region
-
     from backend.services.regions import record_region
+    from routing.network import RoutingError, load_region
 
     settings = Settings()
     _migrate(settings)
@@ -262,11 +264,19 @@ def create_user_cmd(
             async with runtime.sessionmaker() as session, session.begin():
                 team_row = await get_or_create_team(session, team) if team else None
                 user = await create_user(
-                    session, email=email, password=password, full_name=full_name or email,
-                    role=role_value, team=team_row,
+                    session,
+                    email=email,
+                    password=password,
+                    full_name=full_name or email,
+                    role=role_value,
+                    team=team_row,
                 )
                 if role_value is Role.REP and team_row is not None:
-                    home = (home_lat, home_lon) if home_lat is not None and home_lon is not None else None
+                    home = (
+                        (home_lat, home_lon)
+                        if home_lat is not None and home_lon is not None
+                        else None
+                    )
                     await create_rep(session, user=user, team=team_row, home=home)
         finally:
             await runtime.close()
@@ -278,7 +288,9 @@ def create_user_cmd(
 @schema_app.command("export")
 def schema_export(
     out: Annotated[Path, typer.Option(help="Where to write the SDL.")] = SCHEMA_PATH,
-    check: Annotated[bool, typer.Option(help="Fail if the file differs instead of writing.")] = False,
+    check: Annotated[
+        bool, typer.Option(help="Fail if the file differs instead of writing.")
+    ] = False,
 ) -> None:
     """Write the GraphQL SDL to graphql/schema.graphql (the API contract)."""
     from backend.api.schema import schema_sdl
@@ -300,4 +312,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

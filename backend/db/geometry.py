@@ -28,7 +28,7 @@ class GeoPoint(TypeDecorator[LatLon]):
     # Read by GeoAlchemy2's DDL hooks: we create GiST indexes ourselves in the migration.
     use_typmod = None
     spatial_index = False
-    use_N_D_index = False
+    use_N_D_index = False  # noqa: N815 - GeoAlchemy2's attribute name
 
     def load_dialect_impl(self, dialect: Dialect | None) -> TypeEngine[Any]:
         # GeoAlchemy2's DDL hooks probe with dialect=None on PostgreSQL.
@@ -68,7 +68,7 @@ class GeoPolygon(TypeDecorator[str]):
     # Read by GeoAlchemy2's DDL hooks: we create GiST indexes ourselves in the migration.
     use_typmod = None
     spatial_index = False
-    use_N_D_index = False
+    use_N_D_index = False  # noqa: N815 - GeoAlchemy2's attribute name
 
     def load_dialect_impl(self, dialect: Dialect | None) -> TypeEngine[Any]:
         if dialect is None:

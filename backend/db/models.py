@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -51,10 +51,10 @@ class Base(DeclarativeBase):
     """Declarative base with a stable constraint naming scheme (Alembic needs names)."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: dict[Any, Any] = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     """What a user may see: a rep their territory, a manager their team, an admin everything."""
 
     REP = "rep"
@@ -62,7 +62,7 @@ class Role(str, enum.Enum):
     ADMIN = "admin"
 
 
-class AlignmentState(str, enum.Enum):
+class AlignmentState(enum.StrEnum):
     """Life cycle of an alignment version."""
 
     DRAFT = "draft"
@@ -175,7 +175,9 @@ class Territory(Base):
     """One rep's patch inside one alignment version."""
 
     __tablename__ = "territories"
-    __table_args__ = (UniqueConstraint("alignment_id", "rep_id", name="uq_territories_alignment_rep"),)
+    __table_args__ = (
+        UniqueConstraint("alignment_id", "rep_id", name="uq_territories_alignment_rep"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     alignment_id: Mapped[int] = mapped_column(
         ForeignKey("alignments.id", ondelete="CASCADE"), index=True
@@ -211,7 +213,9 @@ class Visit(Base):
     __table_args__ = (UniqueConstraint("client_id", name="uq_visits_client_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id", ondelete="CASCADE"), index=True)
     check_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     check_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -299,7 +303,9 @@ class Region(Base):
     max_lat: Mapped[float] = mapped_column(Float)
     max_lon: Mapped[float] = mapped_column(Float)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class Job(Base):

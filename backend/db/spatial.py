@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import Account
@@ -55,10 +55,8 @@ async def accounts_near(
     limit: int = 100,
 ) -> Sequence[tuple[Account, float]]:
     """Visible accounts within ``radius_m``, nearest first, with their distance in metres."""
-    dialect = session.bind.dialect.name
-    query: Select[tuple[Account]] = select(Account).where(
-        visible, near_clause(dialect, lat, lon, radius_m)
-    )
+    dialect = session.get_bind().dialect.name
+    query = select(Account).where(visible, near_clause(dialect, lat, lon, radius_m))
     rows = (await session.execute(query)).scalars().all()
     hits = [(a, haversine_m(lat, lon, a.lat, a.lon)) for a in rows]
     hits = [(a, d) for a, d in hits if d <= radius_m]

@@ -8,6 +8,7 @@ and the usual CRM prefixes such as ``Billing``) so exports can be used as they c
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import math
@@ -125,7 +126,9 @@ class AccountRow:
 
 def _float(raw: str, field_name: str) -> float:
     try:
-        value = float(raw.replace(",", ".")) if raw.count(",") == 1 and "." not in raw else float(raw)
+        value = (
+            float(raw.replace(",", ".")) if raw.count(",") == 1 and "." not in raw else float(raw)
+        )
     except ValueError as exc:
         raise ValueError(f"{field_name} {raw!r} is not a number") from exc
     if not math.isfinite(value):
@@ -155,14 +158,14 @@ def _address(get: Callable[[str], str]) -> str | None:
 def validate_row(
     line: int, raw: dict[str, str], mapping: dict[str, str], geocoder: Geocoder | None
 ) -> AccountRow:
-    """Turn one CSV row into an :class:`AccountRow`; raises ``_RowProblem`` naming the field."""
+    """Turn one CSV row into an :class:`AccountRow`; a problem names the field at fault."""
 
     def get(canonical: str) -> str:
         header = mapping.get(canonical)
         return (raw.get(header) or "").strip() if header else ""
 
-    def problem(field_name: str, reason: str) -> _RowProblem:
-        return _RowProblem(RowError(line, field_name, reason))
+    def problem(field_name: str, reason: str) -> _RowProblemError:
+        return _RowProblemError(RowError(line, field_name, reason))
 
     external_id = get("external_id")
     if not external_id:
@@ -217,7 +220,11 @@ def validate_row(
         values["open_opportunities"] = _int(opps, "open opportunities", 0, 100000) if opps else 0
     except ValueError as exc:
         field_name = next(
-            (f for f in ("potential", "cadence", "duration", "engagement", "open") if f in str(exc)),
+            (
+                f
+                for f in ("potential", "cadence", "duration", "engagement", "open")
+                if f in str(exc)
+            ),
             None,
         )
         canonical = {
@@ -229,7 +236,7 @@ def validate_row(
     return AccountRow(line, external_id, name, lat, lon, get("team") or None, values)
 
 
-class _RowProblem(Exception):
+class _RowProblemError(Exception):
     def __init__(self, error: RowError) -> None:
         super().__init__(str(error))
         self.error = error
@@ -238,7 +245,7 @@ class _RowProblem(Exception):
 def read_rows(
     text: str, geocoder: Geocoder | None = None
 ) -> tuple[list[AccountRow], list[RowError]]:
-    """Parse and validate every row; duplicates of an external id keep the first and reject later."""
+    """Parse and validate every row; a repeated external id keeps the first row only."""
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -259,7 +266,7 @@ def read_rows(
             continue
         try:
             row = validate_row(line, raw, mapping, geocoder)
-        except _RowProblem as exc:
+        except _RowProblemError as exc:
             errors.append(exc.error)
             continue
         if row.external_id in seen:
@@ -288,7 +295,10 @@ async def import_accounts(
 
     The caller commits (or rolls back on any exception), which is what makes the import atomic.
     """
-    text = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
+    if isinstance(source, Path):
+        text = await asyncio.to_thread(source.read_text, encoding="utf-8-sig")
+    else:
+        text = source
     rows, errors = read_rows(text, geocoder)
     report = ImportReport(errors=errors)
     teams = {t.name: t for t in (await session.execute(select(Team))).scalars()}
@@ -317,9 +327,7 @@ async def import_accounts(
             fields["team_id"] = team.id
         account = existing.get(row.external_id)
         if account is None:
-            session.add(
-                Account(external_id=row.external_id, location=(row.lat, row.lon), **fields)
-            )
+            session.add(Account(external_id=row.external_id, location=(row.lat, row.lon), **fields))
             report.created += 1
         elif any(getattr(account, k) != v for k, v in fields.items()):
             for key, value in fields.items():

@@ -24,10 +24,25 @@ DEMO_PASSWORD = "fieldrep-demo"  # noqa: S105 - printed for the demo on purpose
 REP_NAMES = ("Anna Beck", "Luca Frick", "Sara Marxer", "Jonas Büchel", "Mia Ospelt")
 CADENCE_BY_TIER = {"A": 14, "B": 30, "C": 60, "D": 90}
 # Business kinds a field sales team would call on (OSM key=value prefixes).
-SALES_KINDS = ("shop=", "office=", "craft=", "healthcare=", "amenity=pharmacy", "amenity=doctors",
-               "amenity=dentist", "amenity=clinic", "amenity=restaurant", "amenity=cafe",
-               "amenity=bar", "amenity=pub", "amenity=fast_food", "tourism=hotel",
-               "amenity=veterinary", "amenity=bank", "amenity=fuel")
+SALES_KINDS = (
+    "shop=",
+    "office=",
+    "craft=",
+    "healthcare=",
+    "amenity=pharmacy",
+    "amenity=doctors",
+    "amenity=dentist",
+    "amenity=clinic",
+    "amenity=restaurant",
+    "amenity=cafe",
+    "amenity=bar",
+    "amenity=pub",
+    "amenity=fast_food",
+    "tourism=hotel",
+    "amenity=veterinary",
+    "amenity=bank",
+    "amenity=fuel",
+)
 
 Progress = Callable[[str], None]
 
@@ -98,13 +113,20 @@ async def build_demo(
     team = await get_or_create_team(session, DEMO_TEAM)
     logins = [DemoLogin("admin@demo.fieldrep", DEMO_PASSWORD, "admin", "Ada Admin")]
     await create_user(
-        session, email=logins[0].email, password=DEMO_PASSWORD, full_name="Ada Admin",
+        session,
+        email=logins[0].email,
+        password=DEMO_PASSWORD,
+        full_name="Ada Admin",
         role=Role.ADMIN,
     )
     manager = DemoLogin("manager@demo.fieldrep", DEMO_PASSWORD, "manager", "Max Manager")
     await create_user(
-        session, email=manager.email, password=DEMO_PASSWORD, full_name=manager.name,
-        role=Role.MANAGER, team=team,
+        session,
+        email=manager.email,
+        password=DEMO_PASSWORD,
+        full_name=manager.name,
+        role=Role.MANAGER,
+        team=team,
     )
     logins.append(manager)
 
@@ -152,11 +174,17 @@ async def build_demo(
         snap = net.snap(home[0], home[1], label=f"home of {name}")
         login = DemoLogin(f"rep{index}@demo.fieldrep", DEMO_PASSWORD, "rep", name)
         user = await create_user(
-            session, email=login.email, password=DEMO_PASSWORD, full_name=name, role=Role.REP,
+            session,
+            email=login.email,
+            password=DEMO_PASSWORD,
+            full_name=name,
+            role=Role.REP,
             team=team,
         )
         reps.append(
-            await create_rep(session, user=user, team=team, home=(snap.snapped_lat, snap.snapped_lon))
+            await create_rep(
+                session, user=user, team=team, home=(snap.snapped_lat, snap.snapped_lon)
+            )
         )
         logins.append(login)
     say(f"team: 1 manager, {len(reps)} reps")
@@ -196,7 +224,7 @@ async def _design(
         for a in accounts
     ]
     t_reps = [TerritoryRep(id=str(r.id), lat=r.home_lat, lon=r.home_lon) for r in reps]
-    oracle = RoadNetworkOracle(net, t_accounts)  # type: ignore[arg-type]
+    oracle = RoadNetworkOracle(net)
     result = design_territories(t_accounts, t_reps, oracle, DesignParams())
     say("territories: designed (balanced workload, compact over drive times)")
     return {int(a): int(r) for a, r in result.rep_of.items()}

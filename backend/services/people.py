@@ -11,7 +11,9 @@ from backend.auth.passwords import hash_password
 from backend.db.models import Rep, Role, Team, User
 
 
-async def get_or_create_team(session: AsyncSession, name: str, timezone: str = "Europe/Vaduz") -> Team:
+async def get_or_create_team(
+    session: AsyncSession, name: str, timezone: str = "Europe/Vaduz"
+) -> Team:
     """The team called ``name``, created when missing."""
     team = await session.scalar(select(Team).where(Team.name == name))
     if team is None:

@@ -26,7 +26,7 @@ async def record_region(
             region = await session.scalar(select(Region).where(Region.name == name))
             min_lat, min_lon, max_lat, max_lon = net.bounds
             values = {
-                "path": str(path.resolve()),
+                "path": str(path),
                 "content_hash": net.content_hash,
                 "node_count": net.node_count,
                 "min_lat": min_lat,

@@ -22,7 +22,9 @@ async def test_login_returns_a_token_that_works(api: Api, world: World) -> None:
     assert response.status_code == 200
     assert response.json()["token_type"] == "bearer"
     body = await api.gql(ME)
-    assert body["data"] == {"me": {"id": str(world.users["a1"]), "email": "repa1@x.test", "role": "REP"}}
+    assert body["data"] == {
+        "me": {"id": str(world.users["a1"]), "email": "repa1@x.test", "role": "REP"}
+    }
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_answer(api: Api, world: World) -> None:
@@ -53,9 +55,21 @@ async def test_expired_tampered_and_alg_none_tokens_are_refused(
     header, payload, signature = good.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["sub"] = str(world.users["admin"])
-    tampered = ".".join([header, base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("="), signature])
-    none_alg = _forge({"sub": str(world.users["admin"]), "exp": 9999999999, "iat": 1, "typ": "access"}, "none")
-    other_key = jwt.encode({"sub": str(world.users["admin"]), "exp": 9999999999, "iat": 1, "typ": "access"}, "other-secret-" + "y" * 32, algorithm="HS256")
+    tampered = ".".join(
+        [
+            header,
+            base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("="),
+            signature,
+        ]
+    )
+    none_alg = _forge(
+        {"sub": str(world.users["admin"]), "exp": 9999999999, "iat": 1, "typ": "access"}, "none"
+    )
+    other_key = jwt.encode(
+        {"sub": str(world.users["admin"]), "exp": 9999999999, "iat": 1, "typ": "access"},
+        "other-secret-" + "y" * 32,
+        algorithm="HS256",
+    )
     for token in (expired, tampered, none_alg, other_key):
         api.token = token
         body = await api.gql(ME)
@@ -69,7 +83,9 @@ async def test_deactivated_user_is_refused_even_with_a_valid_token(
 ) -> None:
     await api.login("repa1@x.test", world.password)
     async with runtime.sessionmaker() as session, session.begin():
-        await session.execute(update(User).where(User.id == world.users["a1"]).values(is_active=False))
+        await session.execute(
+            update(User).where(User.id == world.users["a1"]).values(is_active=False)
+        )
     body = await api.gql(ME)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"  # type: ignore[index]
     response = await api.login("repa1@x.test", world.password)

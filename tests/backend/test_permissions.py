@@ -21,8 +21,12 @@ CAN_READ = {
     "admin": {"a1", "a2", "b1", "b2"},
 }
 EMAIL = {
-    "a1": "repa1@x.test", "a2": "repa2@x.test", "b1": "repb1@x.test",
-    "ma": "managera@x.test", "mb": "managerb@x.test", "admin": "admin@x.test",
+    "a1": "repa1@x.test",
+    "a2": "repa2@x.test",
+    "b1": "repb1@x.test",
+    "ma": "managera@x.test",
+    "mb": "managerb@x.test",
+    "admin": "admin@x.test",
 }
 
 
@@ -51,7 +55,9 @@ async def test_foreign_id_answers_like_a_missing_id(api: Api, world: World) -> N
     foreign = await api.gql(ACCOUNT, id=str(world.accounts["b1"][0]))
     missing = await api.gql(ACCOUNT, id="999999")
     assert foreign["errors"][0]["extensions"] == missing["errors"][0]["extensions"]  # type: ignore[index]
-    assert foreign["errors"][0]["message"].replace(str(world.accounts["b1"][0]), "N") == missing["errors"][0]["message"].replace("999999", "N")  # type: ignore[index]
+    assert foreign["errors"][0]["message"].replace(str(world.accounts["b1"][0]), "N") == missing[
+        "errors"
+    ][0]["message"].replace("999999", "N")  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,13 @@ async def test_point_round_trips_exactly(runtime: Runtime) -> None:
     """A stored (lat, lon) comes back unchanged (no axis swap, no precision loss)."""
     async with runtime.sessionmaker() as session, session.begin():
         session.add(
-            Account(external_id="p1", name="P", lat=47.141592, lon=9.521234,
-                    location=(47.141592, 9.521234))
+            Account(
+                external_id="p1",
+                name="P",
+                lat=47.141592,
+                lon=9.521234,
+                location=(47.141592, 9.521234),
+            )
         )
     async with runtime.sessionmaker() as session:
         location = await session.scalar(select(Account.location))
@@ -34,7 +39,11 @@ async def test_postgis_stores_lon_lat_order_with_srid(runtime: Runtime) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         session.add(Account(external_id="p1", name="P", lat=47.1, lon=9.5, location=(47.1, 9.5)))
     async with runtime.sessionmaker() as session:
-        row = (await session.execute(text("SELECT ST_X(location), ST_Y(location), ST_SRID(location) FROM accounts"))).one()
+        row = (
+            await session.execute(
+                text("SELECT ST_X(location), ST_Y(location), ST_SRID(location) FROM accounts")
+            )
+        ).one()
     assert tuple(row) == (9.5, 47.1, 4326)
 
 
@@ -56,8 +65,11 @@ async def test_accounts_near_is_exact_and_sorted(runtime: Runtime, world: World)
         hits = await accounts_near(session, *me, 160.0, accounts_visible_to(viewer))
         everything = (await session.execute(select(Account))).scalars().all()
     expected = sorted(
-        (a.id for a in everything
-         if a.team_id == world.teams["A"] and haversine_m(*me, a.lat, a.lon) <= 160.0),
+        (
+            a.id
+            for a in everything
+            if a.team_id == world.teams["A"] and haversine_m(*me, a.lat, a.lon) <= 160.0
+        ),
     )
     assert sorted(a.id for a, _ in hits) == expected
     assert 0 < len(expected) < 6  # the radius cuts through team A's accounts
@@ -65,23 +77,28 @@ async def test_accounts_near_is_exact_and_sorted(runtime: Runtime, world: World)
     assert distances == sorted(distances)
 
 
-async def test_activating_an_alignment_archives_the_previous(runtime: Runtime, world: World) -> None:
+async def test_activating_an_alignment_archives_the_previous(
+    runtime: Runtime, world: World
+) -> None:
     """A team has at most one active alignment; the new one carries its own assignments."""
     team = world.teams["A"]
     a1, a2 = world.reps["a1"], world.reps["a2"]
-    swapped = {acc: a2 for acc in world.accounts["a1"]} | {acc: a1 for acc in world.accounts["a2"]}
+    swapped = dict.fromkeys(world.accounts["a1"], a2) | dict.fromkeys(world.accounts["a2"], a1)
     async with runtime.sessionmaker() as session, session.begin():
         new = await store_alignment(
             session, team_id=team, name="v2", rep_of_account=swapped, state=AlignmentState.ACTIVE
         )
     async with runtime.sessionmaker() as session:
         states = dict(
-            (await session.execute(
-                select(Alignment.id, Alignment.state).where(Alignment.team_id == team)
-            )).all()
+            (
+                await session.execute(
+                    select(Alignment.id, Alignment.state).where(Alignment.team_id == team)
+                )
+            ).all()
         )
         assert states == {
-            world.alignment_ids["A"]: AlignmentState.ARCHIVED, new.id: AlignmentState.ACTIVE
+            world.alignment_ids["A"]: AlignmentState.ARCHIVED,
+            new.id: AlignmentState.ACTIVE,
         }
         assert await assignment_of(session, new.id) == swapped
 
@@ -91,6 +108,8 @@ async def test_store_alignment_refuses_reps_of_other_teams(runtime: Runtime, wor
     async with runtime.sessionmaker() as session:
         with pytest.raises(ValueError, match="not in team"):
             await store_alignment(
-                session, team_id=world.teams["A"], name="bad",
+                session,
+                team_id=world.teams["A"],
+                name="bad",
                 rep_of_account={world.accounts["a1"][0]: world.reps["b1"]},
             )
