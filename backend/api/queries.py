@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from strawberry.types import Info
 
 from backend.api.context import Context
 from backend.api.errors import bad_input, not_found
-from backend.api.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.api.types import (
     Account,
-    AccountConnection,
-    AccountEdge,
-    PageInfo,
     Rep,
     Team,
     Territory,
@@ -56,7 +52,7 @@ async def active_territory_of(ctx: Context, rep_id: int) -> Territory | None:
 
 
 @strawberry.type
-class Query:
+class CoreQuery:
     @strawberry.field(description="The logged-in user.")
     async def me(self, info: Info[Context, None]) -> User:
         viewer = info.context.require_viewer()
@@ -73,44 +69,6 @@ class Query:
         if viewer.rep_id is None:
             return None
         return await active_territory_of(info.context, viewer.rep_id)
-
-    @strawberry.field(description="Accounts the caller may see, a page at a time (by name).")
-    async def my_accounts(
-        self, info: Info[Context, None], first: int = 50, after: str | None = None
-    ) -> AccountConnection:
-        ctx = info.context
-        viewer = ctx.require_viewer()
-        check_page_size(first, ctx.runtime.settings.graphql_max_page_size)
-        visible = policy.accounts_visible_to(viewer)
-        query = select(models.Account).where(visible)
-        if after is not None:
-            name, last_id = decode_cursor(after, 2)
-            query = query.where(
-                tuple_(models.Account.name, models.Account.id) > tuple_(str(name), int(last_id))
-            )
-        rows = (
-            (
-                await ctx.session.execute(
-                    query.order_by(models.Account.name, models.Account.id).limit(first + 1)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        total = await ctx.session.scalar(
-            select(func.count()).select_from(models.Account).where(visible)
-        )
-        page = rows[:first]
-        edges = [
-            AccountEdge(cursor=encode_cursor(a.name, a.id), node=Account.from_row(a)) for a in page
-        ]
-        return AccountConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=int(total or 0),
-        )
 
     @strawberry.field(description="One account, if the caller may see it.")
     async def account(self, info: Info[Context, None], id: strawberry.ID) -> Account:

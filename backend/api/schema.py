@@ -15,8 +15,10 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
-from backend.api.queries import Query
+from backend.api.accounts_api import AccountsQuery
+from backend.api.queries import CoreQuery
 from backend.settings import Settings
 
 
@@ -28,6 +30,11 @@ def _is_expected(error: Exception) -> bool:
     if isinstance(error, GraphQLError) and original is None:
         return True
     return isinstance(original, GraphQLError) and "code" in (original.extensions or {})
+
+
+# Each feature owns one module of fields; the schema merges them into one Query.
+Query = merge_types("Query", (CoreQuery, AccountsQuery))
+MUTATION_TYPES: tuple[type, ...] = ()
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -43,8 +50,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if settings.is_production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
         extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not _is_expected(e)))
+    mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
     return strawberry.Schema(
         query=Query,
+        mutation=mutation,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True),
     )
