@@ -22,6 +22,7 @@ from backend.runtime import Runtime
 from backend.settings import Settings
 
 MOBILE_CLIENT_DIR = Path(__file__).resolve().parent.parent / "mobile_client"
+OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
 
 
 def bearer_token(request: Request) -> str | None:
@@ -89,6 +90,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await session.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    if OPERATIONS_DIR.is_dir():
+        # The client's GraphQL documents: the only operations the PWA sends.
+        app.mount("/operations", StaticFiles(directory=OPERATIONS_DIR), name="operations")
     if MOBILE_CLIENT_DIR.is_dir():
         app.mount("/app", StaticFiles(directory=MOBILE_CLIENT_DIR, html=True), name="app")
 
