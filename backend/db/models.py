@@ -16,7 +16,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -32,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.db.geometry import GeoPoint, GeoPolygon, LatLon
+from backend.db.timestamps import UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -79,7 +79,7 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Vaduz")
     priority_weights: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     reps: Mapped[list[Rep]] = relationship(back_populates="team")
 
@@ -95,7 +95,7 @@ class User(Base):
     role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=16))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     rep: Mapped[Rep | None] = relationship(back_populates="user", uselist=False)
 
@@ -143,10 +143,10 @@ class Account(Base):
     opening_hours: Mapped[str | None] = mapped_column(Text)
     engagement: Mapped[float] = mapped_column(Float, default=0.0)
     open_opportunities: Mapped[int] = mapped_column(Integer, default=0)
-    last_visit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
 
@@ -164,7 +164,7 @@ class Alignment(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("alignments.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kpis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     territories: Mapped[list[Territory]] = relationship(
         back_populates="alignment", cascade="all, delete-orphan"
@@ -210,21 +210,30 @@ class Visit(Base):
     """A check-in (and its check-out) at an account; ``client_id`` makes offline resends safe."""
 
     __tablename__ = "visits"
-    __table_args__ = (UniqueConstraint("client_id", name="uq_visits_client_id"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", name="uq_visits_client_id"),
+        Index("ix_visits_account_check_in", "account_id", "check_in_at"),
+        Index("ix_visits_rep_check_in", "rep_id", "check_in_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64))
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id", ondelete="CASCADE"), index=True)
-    check_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    check_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    check_in_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    check_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     distance_from_account_m: Mapped[float | None] = mapped_column(Float)
     flagged_far: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(50))
+    # The check-out is a second offline-safe message with its own client id.
+    check_out_client_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    check_out_lat: Mapped[float | None] = mapped_column(Float)
+    check_out_lon: Mapped[float | None] = mapped_column(Float)
+    check_out_notes: Mapped[str | None] = mapped_column(Text)
 
 
 class DayPlanRecord(Base):
@@ -237,9 +246,9 @@ class DayPlanRecord(Base):
     plan_date: Mapped[date] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
 
@@ -258,9 +267,9 @@ class Notification(Base):
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OutboxEvent(Base):
@@ -272,8 +281,8 @@ class OutboxEvent(Base):
     event_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_uuid)
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -286,7 +295,7 @@ class PushSubscriptionRecord(Base):
     endpoint: Mapped[str] = mapped_column(Text, unique=True)
     p256dh: Mapped[str] = mapped_column(String(200))
     auth: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class Region(Base):
@@ -304,7 +313,7 @@ class Region(Base):
     max_lon: Mapped[float] = mapped_column(Float)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     imported_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+        UTCDateTime(), server_default=func.now()
     )
 
 
@@ -320,10 +329,28 @@ class Job(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
+
+
+class Breadcrumb(Base):
+    """A GPS position the app recorded while on the road; measures actual drive time.
+
+    One position per rep and instant: a resent batch hits the unique key and is ignored.
+    """
+
+    __tablename__ = "breadcrumbs"
+    __table_args__ = (
+        UniqueConstraint("rep_id", "recorded_at", name="uq_breadcrumbs_rep_recorded_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id", ondelete="CASCADE"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
 
 
 # GiST indexes exist only on PostGIS; the migration creates them there (see 0001).
