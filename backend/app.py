@@ -61,8 +61,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from backend.jobs.scheduler import background
+
         app.state.runtime = runtime
-        yield
+        async with background(runtime):
+            yield
         if owned_runtime:
             await runtime.close()
 

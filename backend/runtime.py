@@ -7,6 +7,7 @@ module reads global state.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.db.engine import make_engine, make_sessionmaker
+from backend.jobs.runner import JobRunner
 from backend.settings import Settings, bundled_region_path
 
 if TYPE_CHECKING:
@@ -27,7 +29,9 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    jobs: JobRunner
     _network: RoadNetwork | None = None
+    relay_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _network_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -35,7 +39,21 @@ class Runtime:
     def create(cls, settings: Settings) -> Runtime:
         """Open the database engine for ``settings``."""
         engine = make_engine(settings.effective_database_url)
-        return cls(settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine))
+        sessionmaker = make_sessionmaker(engine)
+        return cls(
+            settings=settings, engine=engine, sessionmaker=sessionmaker,
+            jobs=JobRunner(sessionmaker),
+        )
+
+    def today(self) -> dt.date:
+        """Today in the deployment's time zone (effective dates are local dates)."""
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.now(ZoneInfo(self.settings.timezone)).date()
+
+    def wake_relay(self) -> None:
+        """Tell the in-process outbox relay that new rows were committed."""
+        self.relay_wakeup.set()
 
     @property
     def region_path(self) -> Path:
