@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from strawberry.fastapi import GraphQLRouter
@@ -25,13 +27,34 @@ MOBILE_CLIENT_DIR = Path(__file__).resolve().parent.parent / "mobile_client"
 OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token from ``Authorization: Bearer ...`` (HTTP) or the WebSocket's connection params."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def _from_bearer(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip()
     return None
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    """The token from ``Authorization: Bearer ...`` (HTTP requests)."""
+    return _from_bearer(connection.headers.get("authorization", ""))
+
+
+class AuthenticatedGraphQLRouter(GraphQLRouter[Context, None]):
+    """Authenticates WebSocket connections at ``connection_init`` (browsers cannot set headers).
+
+    The payload carries ``{"authorization": "Bearer <token>"}``; a missing or bad token closes
+    the socket with 4403 before any subscription starts.
+    """
+
+    async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        token = _from_bearer(params.get("authorization")) or params.get("token")
+        viewer = await viewer_for_token(context.runtime, token if isinstance(token, str) else None)
+        if viewer is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.viewer = viewer
 
 
 async def viewer_for_token(runtime: Runtime, token: str | None) -> Viewer | None:
@@ -46,9 +69,11 @@ async def viewer_for_token(runtime: Runtime, token: str | None) -> Viewer | None
         return await load_viewer(session, claims.user_id)
 
 
-async def get_context(request: Request, runtime: RuntimeDep) -> AsyncIterator[Context]:
-    """One session per GraphQL request, closed when the response is sent."""
-    viewer = await viewer_for_token(runtime, bearer_token(request))
+async def get_context(
+    connection: HTTPConnection, runtime: RuntimeDep
+) -> AsyncIterator[Context]:
+    """One session per GraphQL request (or WebSocket connection), closed at its end."""
+    viewer = await viewer_for_token(runtime, bearer_token(connection))
     async with runtime.sessionmaker() as session:
         yield Context(session=session, runtime=runtime, viewer=viewer)
 
@@ -62,9 +87,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from backend.jobs.scheduler import background
+        from backend.messaging.wiring import running_messaging
 
         app.state.runtime = runtime
-        async with background(runtime):
+        async with running_messaging(runtime), background(runtime):
             yield
         if owned_runtime:
             await runtime.close()
@@ -78,7 +104,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     app.include_router(auth_router)
-    graphql_app: GraphQLRouter[Context, None] = GraphQLRouter(
+    graphql_app = AuthenticatedGraphQLRouter(
         build_schema(settings),
         context_getter=get_context,  # type: ignore[arg-type]
         graphql_ide=None if settings.is_production else "graphiql",

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     graphql_max_page_size: int = 100
     cors_origins: list[str] = Field(default_factory=list)
     run_relay_in_process: bool = True
+    web_push: bool = True
+    vapid_private_key: str | None = None
+    vapid_subject: str = "mailto:ops@fieldrep.invalid"
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, status
+from starlette.requests import HTTPConnection
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -27,9 +28,9 @@ class TokenResponse(BaseModel):
     role: str
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The process runtime stored on the app at start-up."""
-    runtime: Runtime = request.app.state.runtime
+def get_runtime(connection: HTTPConnection) -> Runtime:
+    """The process runtime stored on the app at start-up (HTTP and WebSocket alike)."""
+    runtime: Runtime = connection.app.state.runtime
     return runtime
 
 

@@ -148,6 +148,37 @@ def _spinner() -> Progress:
     )
 
 
+@app.command()
+def relay(
+    interval: Annotated[float, typer.Option(help="Seconds between scheduler passes.")] = 30.0,
+) -> None:
+    """Run the outbox relay, the notification dispatcher and the scheduler as their own process."""
+    import signal
+
+    from backend.jobs.scheduler import background
+    from backend.messaging.wiring import running_messaging
+    from backend.runtime import Runtime
+
+    settings = Settings()
+    _migrate(settings)
+    settings = settings.model_copy(update={"run_relay_in_process": True})
+
+    async def run() -> None:
+        runtime = Runtime.create(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with running_messaging(runtime), background(runtime, interval):
+                console.print("[green]relay running[/] (Ctrl-C to stop)")
+                await stop.wait()
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
 @app.command("import-osm")
 def import_osm(
     region: Annotated[Path, typer.Argument(help="An .osm.pbf, .osm or .osm.bz2 extract.")],

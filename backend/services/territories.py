@@ -393,6 +393,7 @@ async def activate_due_alignments(session: AsyncSession, today: dt.date) -> list
                 Alignment.state == AlignmentState.SCHEDULED, Alignment.effective_date <= today
             )
             .order_by(Alignment.effective_date, Alignment.id)
+            .with_for_update(skip_locked=True)  # several API processes run this loop
         )
     ).scalars().all()
     for alignment in due:

@@ -1,0 +1,123 @@
+"""Assembling the notification pipeline for one process.
+
+Default (no ``FIELDREP_REDIS_URL``): in-process bus, relay and dispatcher inside the API process.
+With Redis: a Redis Stream carries events to the dispatcher (consumer group, at-least-once,
+reclaim of stuck messages, dedup on event id) and pub/sub wakes every API process's hub, so a
+subscriber on one process hears what another published. The relay runs in the API process
+unless ``FIELDREP_RUN_RELAY_IN_PROCESS=false`` (then ``fieldrep relay`` runs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from notifications import (
+    EventBus,
+    InProcessBus,
+    MemoryDeduplicator,
+    NotificationDispatcher,
+    OutboxRelay,
+    RedisDeduplicator,
+    RedisStreamBus,
+    SubscriptionHub,
+    VapidKeys,
+    WebPushSender,
+)
+
+from backend.messaging.stores import SqlInbox, SqlOutboxStore, SqlPushSubscriptions
+from backend.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Messaging:
+    """The live pieces of the pipeline in this process."""
+
+    bus: EventBus
+    hub: SubscriptionHub
+    relay: OutboxRelay | None
+    dispatcher: NotificationDispatcher
+    push: WebPushSender | None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def vapid_keys(runtime: Runtime) -> VapidKeys:
+    """VAPID keys from ``FIELDREP_VAPID_PRIVATE_KEY`` or, in development, a key file kept in
+    the data folder (so subscriptions survive restarts)."""
+    settings = runtime.settings
+    subject = settings.vapid_subject
+    if settings.vapid_private_key:
+        return VapidKeys.from_raw(settings.vapid_private_key, subject)
+    path = Path(settings.data_dir) / "vapid-private.pem"
+    if path.is_file():
+        return VapidKeys.from_pem(path.read_bytes(), subject)
+    keys = VapidKeys.generate(subject)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(keys.private_pem())
+    path.chmod(0o600)
+    return keys
+
+
+def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool = True) -> Messaging:
+    """Create bus, hub, dispatcher (and relay) for this process."""
+    settings = runtime.settings
+    inbox = SqlInbox(runtime.sessionmaker)
+    bus: EventBus
+    if settings.redis_url:
+        redis_bus = RedisStreamBus.from_url(settings.redis_url)
+        bus = redis_bus
+        dedup = RedisDeduplicator(redis_bus.client)
+    else:
+        bus = InProcessBus()
+        dedup = MemoryDeduplicator()
+    push_store = SqlPushSubscriptions(runtime.sessionmaker)
+    push = WebPushSender(vapid_keys(runtime), on_gone=push_store.remove) if settings.web_push else None
+    dispatcher = NotificationDispatcher(
+        inbox, bus, dedup, push=push, push_store=push_store if push else None
+    )
+    if with_consumer:
+        bus.add_consumer(dispatcher.handle)
+    hub = SubscriptionHub(inbox)
+    bus.add_listener(hub)
+    relay = OutboxRelay(SqlOutboxStore(runtime.sessionmaker), bus) if with_relay else None
+    return Messaging(bus=bus, hub=hub, relay=relay, dispatcher=dispatcher, push=push)
+
+
+@contextlib.asynccontextmanager
+async def running_messaging(runtime: Runtime) -> AsyncIterator[Messaging]:
+    """Start the pipeline for the app's lifetime; the relay wakes on ``runtime.wake_relay``."""
+    messaging = build_messaging(runtime, with_relay=runtime.settings.run_relay_in_process)
+    runtime.extras["messaging"] = messaging
+    await messaging.bus.start()
+    if messaging.relay is not None:
+        relay = messaging.relay
+        messaging.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+
+        async def forward_wakeups() -> None:
+            while True:
+                await runtime.relay_wakeup.wait()
+                runtime.relay_wakeup.clear()
+                relay.wake()
+
+        messaging.tasks.append(asyncio.create_task(forward_wakeups(), name="relay-wakeups"))
+    try:
+        yield messaging
+    finally:
+        if messaging.relay is not None:
+            messaging.relay.stop()
+        for task in messaging.tasks:
+            task.cancel()
+        for task in messaging.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await messaging.dispatcher.drain()
+        await messaging.bus.aclose()
+        if messaging.push is not None:
+            await messaging.push.aclose()
+        runtime.extras.pop("messaging", None)
