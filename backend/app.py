@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from strawberry.fastapi import GraphQLRouter
 
 from backend.api.auth_routes import RuntimeDep, get_runtime
+from backend.api.limits import BodySizeLimit
 from backend.api.auth_routes import router as auth_router
 from backend.api.context import Context
 from backend.api.schema import build_schema
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_url=None if settings.is_production else "/openapi.json",
     )
     app.state.runtime = runtime
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(auth_router)
     graphql_app = AuthenticatedGraphQLRouter(
         build_schema(settings),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from backend.api.limits import Bucket, MemoryBucket, RedisBucket
 from backend.db.engine import make_engine, make_sessionmaker
 from backend.jobs.runner import JobRunner
 from backend.settings import Settings, bundled_region_path
@@ -45,6 +46,37 @@ class Runtime:
             jobs=JobRunner(sessionmaker),
         )
 
+    @property
+    def query_bucket(self) -> Bucket:
+        """Per-user GraphQL cost budget (Redis when configured, so processes share it)."""
+        bucket = self.extras.get("query_bucket")
+        if bucket is None:
+            per_minute = float(self.settings.query_cost_per_minute)
+            bucket = self._bucket(per_minute, per_minute / 60.0, "fieldrep:cost")
+            self.extras["query_bucket"] = bucket
+        return bucket  # type: ignore[no-any-return]
+
+    @property
+    def login_bucket(self) -> Bucket:
+        """Login attempts per client and e-mail (5-minute window)."""
+        bucket = self.extras.get("login_bucket")
+        if bucket is None:
+            attempts = float(self.settings.login_attempts_per_5min)
+            bucket = self._bucket(attempts, attempts / 300.0, "fieldrep:login")
+            self.extras["login_bucket"] = bucket
+        return bucket  # type: ignore[no-any-return]
+
+    def _bucket(self, capacity: float, per_second: float, prefix: str) -> Bucket:
+        if self.settings.redis_url:
+            import redis.asyncio as aioredis
+
+            client = self.extras.get("redis")
+            if client is None:
+                client = aioredis.Redis.from_url(self.settings.redis_url, socket_timeout=2)
+                self.extras["redis"] = client
+            return RedisBucket(client, capacity, per_second, prefix)
+        return MemoryBucket(capacity, per_second)
+
     def today(self) -> dt.date:
         """Today in the deployment's time zone (effective dates are local dates)."""
         from zoneinfo import ZoneInfo
@@ -75,5 +107,8 @@ class Runtime:
         return self._network
 
     async def close(self) -> None:
-        """Release the database pool."""
+        """Release the database pool (and the Redis client of the limiters)."""
+        client = self.extras.pop("redis", None)
+        if client is not None:
+            await client.aclose()
         await self.engine.dispose()

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 2000
     graphql_max_page_size: int = 100
     cors_origins: list[str] = Field(default_factory=list)
+    query_cost_per_minute: int = 20_000
+    login_attempts_per_5min: int = 10
+    max_body_bytes: int = 1_000_000
     run_relay_in_process: bool = True
     web_push: bool = True
     vapid_private_key: str | None = None

@@ -39,9 +39,25 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 @router.post("/auth/token", response_model=TokenResponse)
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], runtime: RuntimeDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    runtime: RuntimeDep,
+    connection: HTTPConnection,
 ) -> TokenResponse:
-    """Exchange e-mail + password for a bearer token (same error, same cost, for unknown users)."""
+    """Exchange e-mail + password for a bearer token (same error, same cost, for unknown users).
+
+    Attempts are limited per client address and e-mail (leaky bucket), so passwords cannot be
+    guessed at speed; a refused attempt gets 429 with Retry-After.
+    """
+    client = connection.client.host if connection.client else "unknown"
+    allowed, _remaining, retry = await runtime.login_bucket.take(
+        f"{client}:{form.username.strip().lower()}", 1.0
+    )
+    if not allowed:
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail={"code": "RATE_LIMITED", "message": "too many login attempts; wait and retry"},
+            headers={"Retry-After": str(max(1, round(retry)))},
+        )
     async with runtime.sessionmaker() as session:
         user = await session.scalar(
             select(User).where(func.lower(User.email) == form.username.strip().lower())

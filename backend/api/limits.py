@@ -1,0 +1,273 @@
+"""Abuse limits: query cost budgets, login attempts, request sizes, trusted documents.
+
+Budgets are leaky buckets keyed per user (or per client address for logins). With
+``FIELDREP_REDIS_URL`` they live in Redis, so every API process shares them; without it each
+process keeps its own (the embedded single-process default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+DEFAULT_LIST_SIZE = 50
+MAX_LIST_SIZE = 100
+#: Fields whose result is computed, not read: they cost more than a lookup.
+EXPENSIVE_FIELDS = {
+    "myDay": 50,
+    "planMyDay": 200,
+    "replanMyDay": 200,
+    "proposeAlignment": 500,
+    "compareAlignments": 100,
+    "roadNetwork": 100,
+    "coverage": 50,
+    "windshield": 50,
+}
+
+
+class Bucket(Protocol):
+    """A leaky bucket: ``take(key, cost)`` -> (allowed, remaining, retry_after_s)."""
+
+    async def take(self, key: str, cost: float) -> tuple[bool, float, float]: ...
+
+
+@dataclass
+class MemoryBucket:
+    """In-process leaky bucket (one process; tests and the embedded default)."""
+
+    capacity: float
+    per_second: float
+
+    def __post_init__(self) -> None:
+        self._levels: dict[str, tuple[float, float]] = {}
+
+    async def take(self, key: str, cost: float) -> tuple[bool, float, float]:
+        now = time.monotonic()
+        level, stamp = self._levels.get(key, (0.0, now))
+        level = max(0.0, level - (now - stamp) * self.per_second)
+        if level + cost > self.capacity:
+            self._levels[key] = (level, now)
+            return False, self.capacity - level, (level + cost - self.capacity) / self.per_second
+        self._levels[key] = (level + cost, now)
+        return True, self.capacity - level - cost, 0.0
+
+
+_LUA = """
+local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
+local stamp = tonumber(redis.call('HGET', KEYS[1], 'stamp') or ARGV[1])
+local now, rate, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+level = math.max(0, level - (now - stamp) * rate)
+local allowed = 0
+if level + cost <= capacity then level = level + cost; allowed = 1 end
+redis.call('HSET', KEYS[1], 'level', tostring(level), 'stamp', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
+return {allowed, tostring(capacity - level), tostring(math.max(0, (level + cost - capacity) / rate))}
+"""
+
+
+class RedisBucket:
+    """Leaky bucket shared by every API process (atomic Lua script)."""
+
+    def __init__(self, client: Any, capacity: float, per_second: float, prefix: str) -> None:
+        self._client = client
+        self.capacity = capacity
+        self.per_second = per_second
+        self._prefix = prefix
+        self._script = client.register_script(_LUA)
+
+    async def take(self, key: str, cost: float) -> tuple[bool, float, float]:
+        allowed, remaining, retry = await self._script(
+            keys=[f"{self._prefix}:{key}"],
+            args=[time.time(), self.per_second, self.capacity, cost],
+        )
+        return bool(int(allowed)), float(remaining), float(retry)
+
+
+def _int_arg(node: FieldNode, name: str, variables: dict[str, Any]) -> int | None:
+    for argument in node.arguments or ():
+        if argument.name.value != name:
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, VariableNode):
+            raw = variables.get(value.name.value)
+            return int(raw) if isinstance(raw, int) else None
+    return None
+
+
+def _selections(
+    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    if selection_set is None:
+        return
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _selections(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                yield from _selections(fragment.selection_set, fragments)
+
+
+def query_cost(document: DocumentNode, variables: dict[str, Any] | None = None) -> int:
+    """Static cost: 1 per field, list pages multiply what is inside them, solvers cost extra."""
+    variables = variables or {}
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def cost(selection_set: SelectionSetNode | None, depth: int) -> int:
+        if depth > 20:
+            return 0
+        total = 0
+        for field in _selections(selection_set, fragments):
+            name = field.name.value
+            if name.startswith("__"):
+                continue
+            size = _int_arg(field, "first", variables)
+            multiplier = min(size if size is not None else 1, MAX_LIST_SIZE)
+            if size is None and field.selection_set is not None and name in {"edges", "items"}:
+                multiplier = 1
+            inner = cost(field.selection_set, depth + 1)
+            total += EXPENSIVE_FIELDS.get(name, 1) + max(multiplier, 1) * inner
+        return total
+
+    return sum(
+        cost(d.selection_set, 0)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+class CostLimiter(SchemaExtension):
+    """Charges each operation's cost to the viewer's bucket (``runtime.query_bucket``)."""
+
+    def __init__(self) -> None:
+        self.report: dict[str, Any] | None = None
+
+    async def on_execute(self) -> Any:  # type: ignore[override]
+        ctx = self.execution_context
+        runtime = getattr(ctx.context, "runtime", None)
+        bucket = getattr(runtime, "query_bucket", None)
+        viewer = getattr(ctx.context, "viewer", None)
+        if bucket is None or viewer is None or ctx.graphql_document is None:
+            yield
+            return
+        requested = query_cost(ctx.graphql_document, ctx.variables)
+        allowed, remaining, retry = await bucket.take(f"user:{viewer.user_id}", requested)
+        self.report = {
+            "requested": requested,
+            "remaining": round(remaining, 1),
+            "limit": getattr(bucket, "capacity", None),
+        }
+        if not allowed:
+            raise GraphQLError(
+                f"query cost budget exhausted; retry in {retry:.0f} s or ask for less",
+                extensions={
+                    "code": "RATE_LIMITED",
+                    "retryAfter": round(retry, 1),
+                    "cost": self.report,
+                },
+            )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {"cost": self.report} if self.report else {}
+
+
+def load_trusted_documents(folder: Path) -> dict[str, str]:
+    """sha256 hex of each operation file's text -> the text (the production allowlist)."""
+    documents = {}
+    for path in sorted(folder.glob("*.graphql")):
+        text = path.read_text()
+        documents[hashlib.sha256(text.encode()).hexdigest()] = text
+    return documents
+
+
+def trusted_documents_only(allowlist: dict[str, str]) -> type[SchemaExtension]:
+    """Schema extension refusing any query text that is not in ``graphql/operations/``."""
+
+    class TrustedDocuments(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:  # type: ignore[override]
+            query = self.execution_context.query or ""
+            if hashlib.sha256(query.encode()).hexdigest() not in allowlist:
+                raise GraphQLError(
+                    "only the operations published in graphql/operations/ run here",
+                    extensions={"code": "PERSISTED_QUERY_NOT_FOUND"},
+                )
+            yield
+
+    return TrustedDocuments
+
+
+class BodySizeLimit:
+    """ASGI middleware answering 413 to request bodies over ``max_bytes`` (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLargeError
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLargeError:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        body = b'{"code":"PAYLOAD_TOO_LARGE","message":"request body too large"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+AsyncCheck = Callable[[str], Awaitable[tuple[bool, float, float]]]
