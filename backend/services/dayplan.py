@@ -26,6 +26,23 @@ if TYPE_CHECKING:
     from routing.vrp import DaySolution, DroppedStop
 
 DEFAULT_MAX_CANDIDATES = 25
+
+
+def _thorough() -> Any:
+    from routing.vrp import SolveParams
+
+    return SolveParams(time_limit_s=10.0)
+
+
+def _quick() -> Any:
+    from routing.vrp import SolveParams
+
+    return SolveParams(time_limit_s=2.0, lns_iterations=0, solution_limit=20)
+
+
+#: How hard the solver searches: "thorough" (default, deterministic work limit with
+#: ruin-and-recreate) or "quick" (first solution plus a short local search).
+SEARCH_EFFORT = {"thorough": _thorough, "quick": _quick}
 PLAN_FORMAT = 1
 
 
@@ -50,6 +67,7 @@ class PlanOptions:
     shift_start: dt.time | None = None
     shift_end: dt.time | None = None
     exclude: tuple[int, ...] = ()
+    effort: str = "thorough"
 
     def to_json(self) -> dict[str, Any]:
         """Stored with the plan so a re-plan uses the same options."""
@@ -62,6 +80,7 @@ class PlanOptions:
             "shift_start": self.shift_start.strftime("%H:%M") if self.shift_start else None,
             "shift_end": self.shift_end.strftime("%H:%M") if self.shift_end else None,
             "exclude": list(self.exclude),
+            "effort": self.effort,
         }
 
     @classmethod
@@ -80,6 +99,7 @@ class PlanOptions:
             shift_start=t(data.get("shift_start")),
             shift_end=t(data.get("shift_end")),
             exclude=tuple(data.get("exclude", ())),
+            effort=str(data.get("effort", "thorough")),
         )
 
 
@@ -200,7 +220,6 @@ def _solve_day(
     from routing.vrp import (
         Break,
         DayProblem,
-        SolveParams,
         Stop,
         TimeWindow,
         Vehicle,
@@ -280,7 +299,7 @@ def _solve_day(
     problem = DayProblem(
         seconds=matrix.seconds, metres=matrix.metres, vehicles=[vehicle], stops=stops
     )
-    params = SolveParams(time_limit_s=10.0)
+    params = SEARCH_EFFORT.get(options.effort, SEARCH_EFFORT["thorough"])()
     if position_index is not None and start_seconds is not None:
         progress = {
             "rep": VehicleProgress(
