@@ -8,6 +8,7 @@ process keeps its own (the embedded single-process default).
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -26,9 +27,11 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
 )
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+log = logging.getLogger(__name__)
 DEFAULT_LIST_SIZE = 50
 MAX_LIST_SIZE = 100
 #: Fields whose result is computed, not read: they cost more than a lookup.
@@ -95,10 +98,15 @@ class RedisBucket:
         self._script = client.register_script(_LUA)
 
     async def take(self, key: str, cost: float) -> tuple[bool, float, float]:
-        allowed, remaining, retry = await self._script(
-            keys=[f"{self._prefix}:{key}"],
-            args=[time.time(), self.per_second, self.capacity, cost],
-        )
+        """Charge ``cost``; when Redis is unreachable, allow (the API keeps serving)."""
+        try:
+            allowed, remaining, retry = await self._script(
+                keys=[f"{self._prefix}:{key}"],
+                args=[time.time(), self.per_second, self.capacity, cost],
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("rate limiter unavailable, allowing request: %s", exc)
+            return True, self.capacity, 0.0
         return bool(int(allowed)), float(remaining), float(retry)
 
 

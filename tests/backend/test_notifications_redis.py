@@ -1,0 +1,86 @@
+"""Notifications across processes and through a Redis outage, at the application level.
+
+Two app instances share one database and one private redis-server (never the shared one, which
+other tests use): a rep subscribed on instance A hears a realignment committed through
+instance B; with Redis down the commit still succeeds and the notice arrives, once, when Redis
+is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.app import create_app
+from backend.settings import Settings
+from tests.backend.test_notifications_flow import (
+    COMMIT,
+    _gql,
+    _inbox_with,
+    _login,
+    _next_notice,
+    _seed,
+    _subscribe,
+    _swap_draft,
+)
+from tests.redis_server import RedisServer, free_port
+
+pytestmark = [pytest.mark.redis]
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    server = RedisServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.timeout(120)
+def test_subscriber_on_one_process_hears_a_commit_made_on_another(settings: Settings, private_redis: RedisServer) -> None:
+    shared = settings.model_copy(update={"redis_url": private_redis.url})
+    world = asyncio.run(_seed(shared))
+    draft = _swap_draft(shared, world, world.accounts["a1"][:1], "cross-process")
+    with TestClient(create_app(shared)) as process_a, TestClient(create_app(shared)) as process_b:
+        rep = _login(process_a, "repa1@x.test", world.password)
+        manager = _login(process_b, "managera@x.test", world.password)
+        with process_a.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            _subscribe(ws, rep, 0)
+            time.sleep(0.3)  # let process A's pub/sub reader subscribe before B announces
+            committed = _gql(process_b, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat())
+            assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+            notice = _next_notice(ws)
+            assert [int(a["account_id"]) for a in notice["payload"]["lost"]] == world.accounts["a1"][:1]
+        inbox = _inbox_with(process_a, rep, 1)
+        assert len(inbox["items"]) == 1  # delivered once although two dispatchers consume
+
+
+@pytest.mark.timeout(180)
+def test_commit_succeeds_while_redis_is_down_and_the_notice_arrives_once_after(settings: Settings, private_redis: RedisServer) -> None:
+    shared = settings.model_copy(update={"redis_url": private_redis.url})
+    world = asyncio.run(_seed(shared))
+    draft = _swap_draft(shared, world, world.accounts["a1"][:2], "during outage")
+    with TestClient(create_app(shared)) as client:
+        rep = _login(client, "repa1@x.test", world.password)
+        manager = _login(client, "managera@x.test", world.password)
+        private_redis.stop()
+        committed = _gql(client, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat())
+        assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+        # The API keeps serving while Redis is down ...
+        accounts = _gql(client, rep, "{ myAccounts(first: 10) { totalCount } }")
+        assert accounts["data"]["myAccounts"]["totalCount"] == 1
+        time.sleep(1.0)
+        assert _gql(client, rep, "{ notifications { items { id } } }")["data"]["notifications"]["items"] == []
+        # ... and once Redis is back, the notice is delivered exactly once.
+        private_redis.start()
+        inbox = _inbox_with(client, rep, 1)
+        time.sleep(1.5)  # room for a duplicate to show up if the relay published twice
+        inbox = _inbox_with(client, rep, 1)
+        assert len(inbox["items"]) == 1
+        lost = _gql(client, rep, "{ notifications { items { payload } } }")["data"]["notifications"]["items"][0]["payload"]["lost"]
+        assert sorted(int(a["account_id"]) for a in lost) == sorted(world.accounts["a1"][:2])
