@@ -10,7 +10,10 @@ from typing import Annotated
 from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+from starlette.requests import Request
 from fastapi.staticfiles import StaticFiles
 from strawberry.fastapi import GraphQLRouter
 
@@ -112,6 +115,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         graphql_ide=None if settings.is_production else "graphiql",
     )
     app.include_router(graphql_app, prefix="/graphql")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SATimeoutError)
+    async def database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"code": "UNAVAILABLE", "retryable": True, "message": "database unavailable; retry"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(rt: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, str]:

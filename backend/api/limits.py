@@ -279,3 +279,36 @@ class _TooLargeError(Exception):
 
 
 AsyncCheck = Callable[[str], Awaitable[tuple[bool, float, float]]]
+
+
+class DatabaseUnavailable(SchemaExtension):
+    """Turns a lost database connection into ``UNAVAILABLE`` with ``retryable: true``.
+
+    The pool pings connections before use, so once the database is back the next request
+    succeeds without restarting fieldrep; meanwhile clients get a code they can retry on.
+    """
+
+    def on_execute(self) -> Iterator[None]:  # type: ignore[override]
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [_retryable(error) for error in result.errors]
+
+
+def _retryable(error: GraphQLError) -> GraphQLError:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    original = error.original_error
+    lost = isinstance(original, (OperationalError, PoolTimeoutError, ConnectionError, OSError)) or (
+        isinstance(original, DBAPIError) and original.connection_invalidated
+    )
+    if not lost:
+        return error
+    return GraphQLError(
+        "the database is unavailable right now; retry shortly",
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "UNAVAILABLE", "retryable": True},
+    )
