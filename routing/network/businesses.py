@@ -1,0 +1,108 @@
+"""Named businesses from an OSM extract: the prospects a field sales team calls on.
+
+Shops, offices, crafts, health care and hospitality are mapped as nodes or as building
+outlines (ways); both are read, a way placed at the mean of its nodes. Only named features
+are returned, because an account without a name cannot be put in a CRM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from routing.network._extract import check_extract_path
+from routing.network.errors import CorruptExtractError
+from routing.network.model import Business
+
+#: Keys whose any value makes a business (``shop=bakery``, ``office=insurance``...).
+BUSINESS_KEYS = ("shop", "office", "craft", "healthcare")
+#: ``amenity``/``tourism`` values that are businesses (not benches, schools or toilets).
+BUSINESS_AMENITIES = frozenset(
+    {
+        "pharmacy", "doctors", "dentist", "clinic", "hospital", "veterinary", "restaurant",
+        "cafe", "bar", "pub", "fast_food", "ice_cream", "bank", "fuel", "car_wash",
+        "car_rental", "driving_school", "marketplace", "nightclub", "cinema", "biergarten",
+    }
+)  # fmt: skip
+BUSINESS_TOURISM = frozenset({"hotel", "motel", "guest_house", "hostel", "chalet"})
+
+
+def business_kind(tags: dict[str, str]) -> str | None:
+    """``"shop=bakery"`` for a business's tags, ``None`` for anything else."""
+    for key in BUSINESS_KEYS:
+        value = tags.get(key)
+        if value and value != "no":
+            return f"{key}={value}"
+    amenity = tags.get("amenity")
+    if amenity in BUSINESS_AMENITIES:
+        return f"amenity={amenity}"
+    tourism = tags.get("tourism")
+    if tourism in BUSINESS_TOURISM:
+        return f"tourism={tourism}"
+    return None
+
+
+def format_address(tags: dict[str, str]) -> str | None:
+    """``"Städtle 38, 9490 Vaduz"`` from ``addr:*`` tags, or ``None`` without a street/place."""
+    street = tags.get("addr:street") or tags.get("addr:place")
+    if not street:
+        return tags.get("addr:full") or None
+    line = f"{street} {tags['addr:housenumber']}" if tags.get("addr:housenumber") else street
+    town = " ".join(part for part in (tags.get("addr:postcode"), tags.get("addr:city")) if part)
+    return f"{line}, {town}" if town else line
+
+
+def extract_businesses(path: Path) -> list[Business]:
+    """Named businesses (nodes and ways) of an extract, in file order.
+
+    Raises:
+        ExtractNotFoundError: ``path`` is not a file.
+        UnsupportedExtractError: Unknown file type.
+        CorruptExtractError: osmium cannot read the file.
+    """
+    import osmium
+
+    path = Path(path)
+    check_extract_path(path)
+    found: list[Business] = []
+    try:
+        processor = (
+            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter("name"))
+        )
+        for obj in processor:
+            tags = {tag.k: tag.v for tag in obj.tags}
+            kind = business_kind(tags)
+            if kind is None:
+                continue
+            if isinstance(obj, osmium.osm.Node):
+                if not obj.location.valid():
+                    continue
+                lat, lon, osm_id = obj.location.lat, obj.location.lon, f"node/{obj.id}"
+            elif isinstance(obj, osmium.osm.Way):
+                points = [(n.lat, n.lon) for n in obj.nodes if n.location.valid()]
+                if not points:
+                    continue
+                lat = sum(p[0] for p in points) / len(points)
+                lon = sum(p[1] for p in points) / len(points)
+                osm_id = f"way/{obj.id}"
+            else:
+                continue
+            found.append(
+                Business(
+                    osm_id=osm_id,
+                    name=tags["name"].strip(),
+                    lat=float(lat),
+                    lon=float(lon),
+                    kind=kind,
+                    opening_hours=tags.get("opening_hours") or None,
+                    address=format_address(tags),
+                )
+            )
+    except RuntimeError as exc:
+        msg = f"extract {path} could not be read as OSM data: {exc}"
+        raise CorruptExtractError(msg) from exc
+    return found
+
+
+__all__ = ["BUSINESS_AMENITIES", "BUSINESS_KEYS", "business_kind", "extract_businesses"]
