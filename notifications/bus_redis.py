@@ -51,6 +51,39 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _recipients(fields: dict[bytes, bytes]) -> list[str]:
+    try:
+        data = json.loads(fields.get(b"event") or b"{}")
+        return [str(r) for r in data.get("recipients", [])]
+    except (ValueError, AttributeError):
+        return []
+
+
+def _lanes(
+    entries: list[tuple[bytes, dict[bytes, bytes]]],
+) -> list[list[tuple[bytes, dict[bytes, bytes]]]]:
+    """Group entries that share a recipient (union-find), keeping stream order in each group."""
+    parent = list(range(len(entries)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for index, (_entry_id, fields) in enumerate(entries):
+        for recipient in _recipients(fields) or ["<undecodable>"]:
+            if recipient in owner:
+                parent[root(index)] = root(owner[recipient])
+            else:
+                owner[recipient] = index
+    groups: dict[int, list[tuple[bytes, dict[bytes, bytes]]]] = {}
+    for index, entry in enumerate(entries):
+        groups.setdefault(root(index), []).append(entry)
+    return list(groups.values())
+
+
 class _Consumer:
     """One consumer-group reader: read, handle, acknowledge; reclaim what others left idle."""
 
@@ -87,8 +120,7 @@ class _Consumer:
                     block=self.bus.block_ms,
                 )
                 for _stream, entries in response or []:
-                    for entry_id, fields in entries:
-                        await self.handle(entry_id, fields)
+                    await self.handle_batch(entries)
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
@@ -104,6 +136,26 @@ class _Consumer:
                 delay = backoff.next_delay()
                 log.warning("Redis unavailable for consumer (%r); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
+
+    async def handle_batch(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Handle a batch concurrently, one sequential lane per group of related entries.
+
+        Entries that share a recipient stay in one lane, in stream order, so each user's
+        notices keep their order; unrelated lanes (a realignment notifying hundreds of reps)
+        run side by side, ``bus.lanes`` at a time.
+        """
+        if len(entries) == 1:
+            await self.handle(*entries[0])
+            return
+        lanes = _lanes(entries)
+        slots = asyncio.Semaphore(self.bus.lanes)
+
+        async def run_lane(lane: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+            async with slots:
+                for entry_id, fields in lane:
+                    await self.handle(entry_id, fields)
+
+        await asyncio.gather(*(run_lane(lane) for lane in lanes))
 
     async def handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         raw = fields.get(b"event")
@@ -216,6 +268,7 @@ class RedisStreamBus:
         max_deliveries: int = 10,
         retry_base: float = 0.2,
         retry_cap: float = 10.0,
+        lanes: int = 16,
     ) -> None:
         self.client = client
         self.stream = stream
@@ -231,6 +284,7 @@ class RedisStreamBus:
         self.max_deliveries = max_deliveries
         self.retry_base = retry_base
         self.retry_cap = retry_cap
+        self.lanes = lanes
         self._consumers: list[_Consumer] = []
         self._listeners: list[LiveListener] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -260,6 +314,14 @@ class RedisStreamBus:
         """
         fields: dict[Any, Any] = {"id": event.id, "event": event.to_json()}
         await self.client.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Append several events in one pipelined round trip (the relay's batches)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for event in events:
+                fields: dict[Any, Any] = {"id": event.id, "event": event.to_json()}
+                pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+            await pipe.execute()
 
     async def announce(self, items: Sequence[InboxItem]) -> None:
         """Publish ``items`` on the channel, grouped by event so a payload is sent once.

@@ -26,7 +26,7 @@ TERRITORY_CHANGED = "territory.changed.v1"
 MAX_PAGE = 100
 
 
-@strawberry.type(description="A notice in the caller's inbox; id is the cursor.")
+@strawberry.type(description="A notice in the caller's inbox; its id is its cursor (per user).")
 class Notice:
     id: strawberry.ID
     cursor: int
@@ -43,7 +43,7 @@ class Notice:
         """View of a stored notification."""
         payload: Any = row.payload.get("payload", {})
         return cls(
-            id=strawberry.ID(str(row.id)), cursor=row.id, type=row.type, title=row.title,
+            id=strawberry.ID(str(row.seq)), cursor=row.seq, type=row.type, title=row.title,
             body=row.body, payload=payload, created_at=row.created_at, read_at=row.read_at,
             acknowledged_at=row.acknowledged_at,
         )
@@ -88,8 +88,11 @@ class NotificationsQuery:
         rows = (
             await ctx.session.execute(
                 select(models.Notification)
-                .where(models.Notification.user_id == viewer.user_id, models.Notification.id > after)
-                .order_by(models.Notification.id)
+                .where(
+                    models.Notification.user_id == viewer.user_id,
+                    models.Notification.seq > after,
+                )
+                .order_by(models.Notification.seq)
                 .limit(first + 1)
             )
         ).scalars().all()
@@ -102,7 +105,7 @@ class NotificationsQuery:
         page = rows[:first]
         return NoticePage(
             items=[Notice.from_row(r) for r in page],
-            end_cursor=page[-1].id if page else after,
+            end_cursor=page[-1].seq if page else after,
             has_more=len(rows) > first,
             unread=int(unread or 0),
         )
@@ -164,7 +167,7 @@ class NotificationsMutation:
             update(models.Notification)
             .where(
                 models.Notification.user_id == viewer.user_id,
-                models.Notification.id <= up_to,
+                models.Notification.seq <= up_to,
                 models.Notification.read_at.is_(None),
             )
             .values(read_at=dt.datetime.now(dt.UTC))
@@ -179,7 +182,7 @@ class NotificationsMutation:
         row = await ctx.session.scalar(
             select(models.Notification).where(
                 and_(
-                    models.Notification.id == parse_id(id),
+                    models.Notification.seq == parse_id(id),
                     models.Notification.user_id == viewer.user_id,
                 )
             )

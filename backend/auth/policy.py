@@ -88,3 +88,16 @@ def alignments_visible_to(viewer: Viewer) -> ColumnElement[bool]:
 def can_manage_team(viewer: Viewer, team_id: int) -> bool:
     """Managers change their own team; admins any team."""
     return viewer.is_admin or (viewer.is_manager and viewer.team_id == team_id)
+
+
+def analytics_teams_visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    """WHERE clause over :class:`Team` for manager analytics: own team, all for admins.
+
+    Reps get no team here; the API refuses them before asking (FORBIDDEN), and a manager's
+    request for another team finds nothing, exactly like a missing id.
+    """
+    if viewer.is_admin:
+        return true()
+    if viewer.is_manager and viewer.team_id is not None:
+        return Team.id == viewer.team_id
+    return false()

@@ -253,15 +253,22 @@ class DayPlanRecord(Base):
 
 
 class Notification(Base):
-    """A user's durable inbox entry; the cursor is the autoincrement id."""
+    """A user's durable inbox entry.
+
+    The cursor is ``seq``, dense per user (1, 2, 3, ...) and unique with the user: a writer that
+    loses the race for a number retries with the next one, so a reader never sees a later
+    number before an earlier one has committed, and a gap means "missed", never "not yet".
+    """
 
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("user_id", "event_id", name="uq_notifications_user_event"),
+        UniqueConstraint("user_id", "seq", name="uq_notifications_user_seq"),
         Index("ix_notifications_user_id_id", "user_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
     event_id: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(300))
@@ -312,9 +319,7 @@ class Region(Base):
     max_lat: Mapped[float] = mapped_column(Float)
     max_lon: Mapped[float] = mapped_column(Float)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    imported_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), server_default=func.now()
-    )
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class Job(Base):

@@ -62,3 +62,34 @@ async def accounts_near(
     hits = [(a, d) for a, d in hits if d <= radius_m]
     hits.sort(key=lambda pair: (pair[1], pair[0].id))
     return hits[:limit]
+
+
+SQL_RADIUS_SLACK = 1.01
+"""PostGIS measures on the spheroid, Python on the sphere (up to 0.5 % apart): the SQL filter
+runs on a slightly larger radius so it never drops a point the exact haversine test keeps."""
+
+
+async def account_distances_within(
+    session: AsyncSession,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    visible: ColumnElement[bool],
+) -> dict[int, float]:
+    """Ids of visible accounts within ``radius_m`` of (lat, lon) with their distance in metres.
+
+    The narrowing runs in SQL (``ST_DWithin`` on the GiST-indexed geography on PostGIS, a
+    lat/lon box on SQLite); the final cut is the same haversine on both backends, so the two
+    return exactly the same set.
+    """
+    dialect = session.get_bind().dialect.name
+    sql_radius = radius_m * SQL_RADIUS_SLACK + 1.0 if dialect == "postgresql" else radius_m
+    query = select(Account.id, Account.lat, Account.lon).where(
+        visible, near_clause(dialect, lat, lon, sql_radius)
+    )
+    hits: dict[int, float] = {}
+    for account_id, a_lat, a_lon in (await session.execute(query)).all():
+        distance = haversine_m(lat, lon, a_lat, a_lon)
+        if distance <= radius_m:
+            hits[account_id] = distance
+    return hits

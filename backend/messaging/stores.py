@@ -1,7 +1,8 @@
 """SQL implementations of the storage protocols of :mod:`notifications`.
 
-The inbox cursor is the notification row's id: ids only grow, so "after cursor N" is exact for
-every user and survives reconnects and restarts.
+The inbox cursor is the notification's per-user ``seq`` (1, 2, 3, ... for each user): dense, so
+the subscription hub can tell a missed notice from a quiet inbox, and unique with the user, so
+concurrent writers serialize on it instead of committing numbers out of order.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from notifications import Event, InboxItem, OutboxRow, PushSubscription
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,7 +28,10 @@ def _title_body(event: Event) -> tuple[str, str]:
 
 
 def _item(row: Notification) -> InboxItem:
-    return InboxItem(str(row.user_id), row.id, Event.from_dict(row.payload))
+    return InboxItem(str(row.user_id), row.seq, Event.from_dict(row.payload))
+
+
+MAX_SEQ_RETRIES = 20
 
 
 class SqlOutboxStore:
@@ -68,23 +72,26 @@ class SqlInbox:
         title, body = _title_body(event)
         uid = int(user_id)
         async with self._sessionmaker() as session:
-            existing = await self._find(session, uid, event.id)
-            if existing is not None:
-                return _item(existing), False
-            row = Notification(
-                user_id=uid, event_id=event.id, type=event.type.value, title=title, body=body,
-                payload=event.to_dict(),
-            )
-            session.add(row)
-            try:
-                await session.commit()
-            except IntegrityError:  # a concurrent consumer stored it first
-                await session.rollback()
+            for _attempt in range(MAX_SEQ_RETRIES):
                 existing = await self._find(session, uid, event.id)
-                if existing is None:
-                    raise
-                return _item(existing), False
-            return _item(row), True
+                if existing is not None:
+                    return _item(existing), False
+                last = await session.scalar(
+                    select(func.max(Notification.seq)).where(Notification.user_id == uid)
+                )
+                row = Notification(
+                    user_id=uid, seq=int(last or 0) + 1, event_id=event.id,
+                    type=event.type.value, title=title, body=body, payload=event.to_dict(),
+                )
+                session.add(row)
+                try:
+                    await session.commit()
+                except IntegrityError:  # another writer took this number (or this event)
+                    await session.rollback()
+                    continue
+                return _item(row), True
+        msg = f"could not store notice {event.id} for user {user_id}: too much contention"
+        raise RuntimeError(msg)
 
     @staticmethod
     async def _find(session: AsyncSession, user_id: int, event_id: str) -> Notification | None:
@@ -99,8 +106,8 @@ class SqlInbox:
             rows = (
                 await session.execute(
                     select(Notification)
-                    .where(Notification.user_id == int(user_id), Notification.id > after)
-                    .order_by(Notification.id)
+                    .where(Notification.user_id == int(user_id), Notification.seq > after)
+                    .order_by(Notification.seq)
                     .limit(limit)
                 )
             ).scalars()

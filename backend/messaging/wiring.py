@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from notifications import (
+    Deduplicator,
     EventBus,
     InProcessBus,
     MemoryDeduplicator,
@@ -69,6 +70,7 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
     settings = runtime.settings
     inbox = SqlInbox(runtime.sessionmaker)
     bus: EventBus
+    dedup: Deduplicator
     if settings.redis_url:
         redis_bus = RedisStreamBus.from_url(settings.redis_url)
         bus = redis_bus
