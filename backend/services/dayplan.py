@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policy import active_territory_account_ids
 from backend.db.models import Account, DayPlanRecord, Rep, Team, Visit
-from backend.services.priority_bridge import PriorityScore, score_for_plan
+from backend.services.priority import AccountFacts, Priority, PriorityWeights, score_accounts
 
 if TYPE_CHECKING:
     from routing.network import RoadNetwork, Snap
     from routing.vrp import DaySolution, DroppedStop
 
+log = logging.getLogger(__name__)
 DEFAULT_MAX_CANDIDATES = 25
 
 
@@ -128,7 +130,7 @@ class _Inputs:
     team: Team
     tz: ZoneInfo
     accounts: list[Account]
-    scores: dict[int, PriorityScore]
+    scores: dict[int, Priority]
     extra_dropped: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -160,9 +162,29 @@ async def _load_inputs(
             )
         ).scalars()
     )
-    weights = team.priority_weights
-    scores = score_for_plan(accounts, now, weights)
+    # The same score (and penalty) the account list shows, so list and route agree.
+    scores = score_accounts(
+        (
+            AccountFacts(
+                id=a.id, potential=a.potential, tier=a.tier, engagement=a.engagement,
+                open_opportunities=a.open_opportunities, cadence_days=a.visit_cadence_days,
+                last_visit_at=a.last_visit_at,
+            )
+            for a in accounts
+        ),
+        now,
+        _team_weights(team),
+    )
     return _Inputs(rep=rep, team=team, tz=ZoneInfo(team.timezone), accounts=accounts, scores=scores)
+
+
+def _team_weights(team: Team) -> PriorityWeights:
+    """The team's weights; a broken setting falls back to the defaults (as the list does)."""
+    try:
+        return PriorityWeights.from_json(team.priority_weights)
+    except ValueError:
+        log.warning("team %s has invalid priority weights; using the defaults", team.id)
+        return PriorityWeights()
 
 
 def _rank(inputs: _Inputs, options: PlanOptions) -> tuple[list[Account], list[dict[str, Any]]]:
@@ -373,7 +395,7 @@ def _document(
             "leg_polyline": path.polyline,
             "hours_note": meta["hours_notes"].get(stop.stop_id),
             "priority": round(inputs.scores[account.id].score, 1),
-            "reasons": inputs.scores[account.id].reasons,
+            "reasons": list(inputs.scores[account.id].reasons),
             "required": account.id in options.must_visit,
             "status": "planned",
         })
