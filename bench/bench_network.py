@@ -1,8 +1,9 @@
 """Benchmark of the road-network engine (routing.network) on the bundled extracts.
 
-Measures, per bundled region, the first build (fresh cache) and the cached load, then
-100x100 and 1000x1000 travel matrices on the largest region against a plain NetworkX Dijkstra
-baseline on the same graph in the same run. Prints a report and writes
+Measures, per bundled region, the first build (fresh cache, node table included) and the
+cached load, then 100x100 and 1000x1000 travel matrices on the largest region (node table,
+and the per-source search for comparison) against a plain NetworkX Dijkstra baseline on the
+same graph in the same run. Prints a report and writes
 ``bench/results/network.md``.
 
 Run: ``python bench/bench_network.py`` (from the repository root, in the venv).
@@ -60,6 +61,10 @@ def _cold_process(code: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _table_mb(net: RoadNetwork) -> float:
+    return 8 * net.node_count**2 / 1e6
+
+
 def _points(net: RoadNetwork, count: int, seed: int) -> list[Snap]:
     """Random points scattered up to ~150 m around random intersections, snapped."""
     rng = np.random.default_rng(seed)
@@ -106,11 +111,13 @@ def main() -> None:
     say(f"- machine: {nproc or cpus} cores (`nproc`), {_cpu_model()}; shared with other agents,")
     say("  so numbers are noisy (medians over repeats)")
     say(f"- python {platform.python_version()}, numpy {np.__version__}, networkx {nx.__version__}")
-    say("- command: `python bench/bench_network.py` (repository root, venv active)\n")
+    say("- command: `python bench/bench_network.py` (repository root, venv active)")
+    say(f"- load average at start: {os.getloadavg()[0]:.1f} (1 min)\n")
 
     say("## Build and cache load per bundled region\n")
     say(
-        "| region | nodes | edges | first build, in process (median of 3) | first build, "
+        "| region | nodes | edges | first build incl. node table, in process (median of 3) "
+        "| first build, "
         "fresh interpreter | cache load, in process (median of 20) | cache load, fresh "
         "interpreter incl. imports |"
     )
@@ -148,14 +155,21 @@ def main() -> None:
         print(lines[-1], flush=True)
 
     largest = max(nets.values(), key=lambda n: n.node_count)
+    searched = RoadNetwork(largest.compiled, region_name=largest.region_name, table_max_nodes=0)
     say(
         f"\n## Matrices on {largest.region_name} ({largest.node_count} nodes), "
         "vs NetworkX in the same run\n"
     )
     say(
-        "Engine: one SciPy Dijkstra per source from a virtual node on its snapped edge (partial "
-        "edges at both ends), seconds and metres in one search. *cold* = per-region row cache "
-        "cleared before each repeat; *warm* = same sources again (row cache hit)."
+        f"Engine: all-pairs node table ({largest.node_count}² packed float64 weights, "
+        f"{_table_mb(largest):.0f} MB, computed with the build and memory-mapped from the cache), "
+        "then per source the minimum over its departures of partial edge + table row, read at "
+        "the targets' arrival nodes plus their partial edges; seconds and metres of the "
+        "fastest route, bit-identical to the per-source search. *first call* = a fresh "
+        "`load_region` from the cache, then the first matrix (opens the table file); "
+        "*cold* = row cache cleared before each repeat (the table needs none); *warm* = same "
+        "points again. *search* = the per-source SciPy Dijkstra that larger regions use "
+        "(`table_max_nodes=0`), row cache cleared."
     )
     say(
         "Baseline: `networkx.single_source_dijkstra_path_length` per source on the same "
@@ -163,46 +177,69 @@ def main() -> None:
         "(less work than the engine: no partial edges, no metres).\n"
     )
     say(
-        "| matrix | engine cold (median) | engine warm | NetworkX baseline | baseline / engine "
-        "cold |"
+        "| matrix | engine first call after cache load | engine cold (median) | engine warm "
+        "| search, no table | NetworkX baseline | baseline / engine cold |"
     )
-    say("|---|---:|---:|---:|---:|")
+    say("|---|---:|---:|---:|---:|---:|---:|")
     graph = _baseline_graph(largest)
     ratios: list[float] = []
-    for size, repeats, sample in ((100, 9, 100), (1000, 3, 50)):
+    colds: dict[int, float] = {}
+    cache = largest.cache_file.parent if largest.cache_file is not None else None
+    for size, repeats, sample in ((100, 15, 100), (1000, 7, 50)):
         pts = _points(largest, size, seed=size)
+        firsts = []
+        for _ in range(5):
+            fresh = load_region(REGIONS[largest.region_name], cache_dir=cache)
+            started = time.perf_counter()
+            fresh.travel_matrix(pts, pts)
+            firsts.append(time.perf_counter() - started)
 
-        def cold(p: list[Snap] = pts) -> None:
-            largest.rows.clear()
-            largest.travel_matrix(p, p)
+        def cold(net: RoadNetwork, p: list[Snap] = pts) -> None:
+            net.rows.clear()
+            net.travel_matrix(p, p)
 
-        cold_s = _median(cold, repeats)
+        cold_s = _median(lambda: cold(largest), repeats)
         largest.travel_matrix(pts, pts)
         warm_s = _median(lambda p=pts: largest.travel_matrix(p, p), repeats)
+        search_s = _median(lambda: cold(searched), 3)
         base = _median(lambda p=pts, k=sample: _baseline(largest, graph, p[:k], p), 3)
         base *= size / sample
         note = (
             "" if sample == size else f" (extrapolated from {sample} sources x {size / sample:.0f})"
         )
         say(
-            f"| {size}x{size} | {cold_s * 1000:.1f} ms | {warm_s * 1000:.1f} ms | "
+            f"| {size}x{size} | {statistics.median(firsts) * 1000:.1f} ms | "
+            f"{cold_s * 1000:.1f} ms | {warm_s * 1000:.1f} ms | {search_s * 1000:.0f} ms | "
             f"{base * 1000:.0f} ms{note} | {base / cold_s:.0f}x |"
         )
         print(lines[-1], flush=True)
         ratios.append(base / cold_s)
+        colds[size] = cold_s
 
+    missed = []
+    if colds[100] >= 0.05:
+        missed.append(f"100x100 took {colds[100] * 1000:.0f} ms (target < 50 ms)")
+    if colds[1000] >= 2.0:
+        missed.append(f"1000x1000 took {colds[1000]:.2f} s (target < 2 s)")
     if min(ratios) < 50:
+        missed.append(f"the ratio to NetworkX is {min(ratios):.0f}x (target >= 50x)")
+    if missed:
+        say("\n**Not reached:** " + "; ".join(missed) + ".")
+    else:
         say(
-            f"\n**Not reached: the 50x ratio** (measured {min(ratios):.0f}x-{max(ratios):.0f}x "
-            "cold). On a 1,500-node graph one SciPy Dijkstra costs ~0.15 ms against ~2.7 ms for "
-            "NetworkX, which caps any one-search-per-source method near 20x; getting to 50x "
-            "needs a precomputed structure (an all-pairs node table for small regions, or a "
-            "contraction hierarchy). Repeated sources already hit the row cache (warm column)."
+            f"\nAll matrix targets reached in this run: {min(ratios):.0f}x-{max(ratios):.0f}x "
+            "faster than NetworkX."
         )
+    say(
+        "\nFirst build includes the node table (all-pairs search, about a second here). The "
+        "cache load does not read the table: the first matrix maps it (*first call* column), "
+        "served from the page cache here; a disk read of the file would add to that once."
+    )
     say(
         "\nTargets from the issue: cache load < 0.3 s; first build of liechtenstein < 30 s; "
         "100x100 < 50 ms; 1000x1000 < 2 s; >= 50x faster than the NetworkX baseline."
     )
+    say(f"\nLoad average at the end: {os.getloadavg()[0]:.1f} (1 min).")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -23,26 +23,6 @@ DEMO_TEAM = "Demo Team"
 DEMO_PASSWORD = "fieldrep-demo"  # noqa: S105 - printed for the demo on purpose
 REP_NAMES = ("Anna Beck", "Luca Frick", "Sara Marxer", "Jonas Büchel", "Mia Ospelt")
 CADENCE_BY_TIER = {"A": 14, "B": 30, "C": 60, "D": 90}
-# Business kinds a field sales team would call on (OSM key=value prefixes).
-SALES_KINDS = (
-    "shop=",
-    "office=",
-    "craft=",
-    "healthcare=",
-    "amenity=pharmacy",
-    "amenity=doctors",
-    "amenity=dentist",
-    "amenity=clinic",
-    "amenity=restaurant",
-    "amenity=cafe",
-    "amenity=bar",
-    "amenity=pub",
-    "amenity=fast_food",
-    "tourism=hotel",
-    "amenity=veterinary",
-    "amenity=bank",
-    "amenity=fuel",
-)
 
 Progress = Callable[[str], None]
 
@@ -65,6 +45,14 @@ def _segment(kind: str) -> str:
         return "hospitality"
     if key == "tourism":
         return "hospitality"
+    if key == "leisure":
+        return "sports"
+    if key == "amenity" and value in {"school", "kindergarten", "college", "university",
+                                      "childcare", "music_school", "library"}:
+        return "education"
+    if key == "amenity" and value in {"townhall", "post_office", "fire_station", "police",
+                                      "courthouse", "community_centre"}:
+        return "public"
     return {"shop": "retail", "office": "office", "craft": "craft", "healthcare": "healthcare"}.get(
         key, "other"
     )
@@ -105,8 +93,8 @@ async def build_demo(
     say(f"road network: {net.node_count} intersections")
     businesses = [
         b
-        for b in extract_businesses(region_path)
-        if b.name and any(b.kind.startswith(k) for k in SALES_KINDS)
+        for b in extract_businesses(region_path, institutions=True)
+        if b.name
     ]
     businesses.sort(key=lambda b: b.osm_id)
     rng.shuffle(businesses)

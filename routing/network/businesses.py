@@ -24,9 +24,19 @@ BUSINESS_AMENITIES = frozenset(
     }
 )  # fmt: skip
 BUSINESS_TOURISM = frozenset({"hotel", "motel", "guest_house", "hostel", "chalet"})
+#: Institutions that field teams also call on (supplies, services): schools, town halls,
+#: care homes, clubs. Returned only when ``institutions=True``.
+INSTITUTION_AMENITIES = frozenset(
+    {
+        "school", "kindergarten", "college", "university", "townhall", "community_centre",
+        "post_office", "library", "nursing_home", "social_facility", "theatre", "arts_centre",
+        "fire_station", "police", "courthouse", "childcare", "music_school",
+    }
+)  # fmt: skip
+INSTITUTION_LEISURE = frozenset({"sports_centre", "fitness_centre", "golf_course", "stadium"})
 
 
-def business_kind(tags: dict[str, str]) -> str | None:
+def business_kind(tags: dict[str, str], institutions: bool = False) -> str | None:
     """``"shop=bakery"`` for a business's tags, ``None`` for anything else."""
     for key in BUSINESS_KEYS:
         value = tags.get(key)
@@ -38,6 +48,12 @@ def business_kind(tags: dict[str, str]) -> str | None:
     tourism = tags.get("tourism")
     if tourism in BUSINESS_TOURISM:
         return f"tourism={tourism}"
+    if institutions:
+        if amenity in INSTITUTION_AMENITIES:
+            return f"amenity={amenity}"
+        leisure = tags.get("leisure")
+        if leisure in INSTITUTION_LEISURE:
+            return f"leisure={leisure}"
     return None
 
 
@@ -51,7 +67,7 @@ def format_address(tags: dict[str, str]) -> str | None:
     return f"{line}, {town}" if town else line
 
 
-def extract_businesses(path: Path) -> list[Business]:
+def extract_businesses(path: Path, *, institutions: bool = False) -> list[Business]:
     """Named businesses (nodes and ways) of an extract, in file order.
 
     Raises:
@@ -72,7 +88,7 @@ def extract_businesses(path: Path) -> list[Business]:
         )
         for obj in processor:
             tags = {tag.k: tag.v for tag in obj.tags}
-            kind = business_kind(tags)
+            kind = business_kind(tags, institutions)
             if kind is None:
                 continue
             if isinstance(obj, osmium.osm.Node):

@@ -8,6 +8,11 @@ compiled Dijkstra runs from each source's virtual node over the whole graph at o
 costs then come from the tails of the targets' edges plus their partial edges, and a target on
 the same edge ahead of the source is reached directly.
 
+Small regions (up to ``table_max_nodes`` intersections, default 3,500) skip the searches: an
+all-pairs node table (see :mod:`._table`), computed once and cached on disk, turns the
+source's departures into row gathers with the same exact arithmetic, so the matrix is the
+one the searches would give, bit for bit.
+
 Example:
     >>> net = load_region(Path("routing/data/liechtenstein.osm.pbf"))  # doctest: +SKIP
     >>> a, b = net.snap_many([(47.141, 9.521), (47.166, 9.509)], labels=["shop", "office"])
@@ -17,17 +22,20 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from routing.network import _table
 from routing.network._compiled import CompiledGraph
 from routing.network._geo import LocalProjection, haversine_m
 from routing.network.errors import InvalidCoordinateError, PointOffNetworkError, RoutingError
@@ -35,12 +43,15 @@ from routing.network.model import RoutePath, Snap, TravelMatrix
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+B = NDArray[np.bool_]
 
 #: Floor for edge weights handed to SciPy: a stored zero in a sparse graph is ambiguous (edge or
 #: no edge?), and zero-length edges and snaps exactly on a node would produce them.
 _MIN_WEIGHT = 1e-9
 #: Elements per batch of Dijkstra rows (sources x nodes); bounds memory on large regions.
 _BATCH_ELEMENTS = 1 << 22
+#: Elements per chunk of matrix rows gathered at once: small enough to stay in the CPU cache.
+_CHUNK_ELEMENTS = 1 << 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +92,20 @@ class _Encoding:
 
     def decode(self, weight: F64) -> tuple[F64, F64]:
         """``(seconds, metres)`` of summed weights; ``inf`` stays ``inf``."""
-        finite = np.isfinite(weight)
-        w = np.where(finite, weight, 0.0)
-        units = np.floor(w / self.scale)
-        seconds = np.where(finite, units * self.second_unit, np.inf)
-        metres = np.where(finite, (w - units * self.scale) * self.metre_unit, np.inf)
+        units = np.divide(weight, self.scale)
+        np.floor(units, out=units)
+        seconds = units * self.second_unit
+        metres = np.multiply(units, self.scale, out=units)
+        with np.errstate(invalid="ignore"):  # inf - inf where unreachable: fixed below
+            np.subtract(weight, metres, out=metres)
+        metres *= self.metre_unit
+        if not np.isfinite(seconds).all():
+            metres[np.isinf(seconds)] = np.inf
         return seconds, metres
+
+    def fingerprint(self, node_count: int) -> str:
+        """Digest naming a node table stored in this encoding (see :mod:`._table`)."""
+        return _table.fingerprint(node_count, self.second_unit, self.metre_unit, self.scale)
 
 
 def diameter_bound_s(graph: CompiledGraph) -> float:
@@ -133,6 +152,67 @@ def validate_coordinate(lat: float, lon: float, label: str | None = None) -> tup
             raise InvalidCoordinateError(msg, label=label, value=value)
         values.append(value)
     return values[0], values[1]
+
+
+def _best_arrivals(
+    rows_s: F64, rows_m: F64, col: I64, cost_s: F64, cost_m: F64, seconds: F64, metres: F64
+) -> None:
+    """Fill ``seconds`` and ``metres`` with the best arrival at each target, in place.
+
+    Args:
+        rows_s: Seconds from each source (row) to each column (node or gathered node).
+        rows_m: Metres of those routes.
+        col: ``[targets, slots]`` column of each arrival option in the rows.
+        cost_s: ``[targets, slots]`` partial-edge seconds of each option (``inf``: none).
+        cost_m: Partial-edge metres of each option.
+        seconds: ``[len(rows), targets]`` output, all ``inf`` on entry.
+        metres: Same shape as ``seconds``, all ``inf`` on entry.
+    """
+    filled = False
+    for slot in range(col.shape[1]):
+        finite = np.isfinite(cost_s[:, slot])
+        count = int(np.count_nonzero(finite))
+        if count == finite.size and not filled:
+            # Nothing to compare with yet: gather straight into the output. (mode="clip"
+            # avoids take's buffered output; the columns are valid.)
+            np.take(rows_s, col[:, slot], axis=1, out=seconds, mode="clip")
+            seconds += cost_s[:, slot]
+            np.take(rows_m, col[:, slot], axis=1, out=metres, mode="clip")
+            metres += cost_m[:, slot]
+            filled = True
+        elif count * 4 >= finite.size:
+            # Most targets have this option; the others have cost inf and never win.
+            cand_s = np.take(rows_s, col[:, slot], axis=1)
+            cand_s += cost_s[:, slot]
+            better = cand_s < seconds
+            if better.any():
+                np.copyto(seconds, cand_s, where=better)
+                cand_m = np.take(rows_m, col[:, slot], axis=1)
+                cand_m += cost_m[:, slot]
+                np.copyto(metres, cand_m, where=better)
+        elif count:
+            js = np.flatnonzero(finite)
+            cand_s = np.take(rows_s, col[js, slot], axis=1) + cost_s[js, slot]
+            cand_m = np.take(rows_m, col[js, slot], axis=1) + cost_m[js, slot]
+            sub_s, sub_m = seconds[:, js], metres[:, js]
+            better = cand_s < sub_s
+            seconds[:, js] = np.where(better, cand_s, sub_s)
+            metres[:, js] = np.where(better, cand_m, sub_m)
+
+
+def _placements(snaps: Sequence[Snap]) -> tuple[I64, F64, I64, I64]:
+    """All placements of many snaps: ``(edge, fraction, snap index, 0 or 1 = reversed)``."""
+    k = len(snaps)
+    edge = np.fromiter((s.edge for s in snaps), dtype=np.int64, count=k)
+    frac = np.fromiter((s.fraction for s in snaps), dtype=np.float64, count=k)
+    rev = np.fromiter((s.reverse_edge for s in snaps), dtype=np.int64, count=k)
+    two = np.flatnonzero(rev >= 0)
+    return (
+        np.concatenate((edge, rev[two])),
+        np.concatenate((frac, 1.0 - frac[two])),
+        np.concatenate((np.arange(k), two)),
+        np.concatenate((np.zeros(k, dtype=np.int64), np.ones(two.size, dtype=np.int64))),
+    )
 
 
 class _RowCache:
@@ -189,7 +269,13 @@ class RoadNetwork:
         region_name: Name shown to people (the extract's file name without its suffix).
         source: Where the network came from (extract path or OSMnx query), for messages.
         from_cache: Whether the arrays were read from the on-disk cache instead of built.
-        row_cache_bytes: Memory budget of the per-source row cache of :meth:`travel_matrix`.
+        row_cache_bytes: Memory budget of the per-source row cache of :meth:`travel_matrix`
+            (used on regions too large for a node table).
+        table_max_nodes: Regions with at most this many intersections answer matrices from
+            an all-pairs node table of ``8 * node_count**2`` bytes (default 3,500 nodes, 98 MB;
+            18 MB for Liechtenstein). 0 turns the table off.
+        cache_file: The compiled cache file of this network; its node table is stored next
+            to it. ``None`` keeps the table in memory only.
     """
 
     def __init__(
@@ -200,11 +286,18 @@ class RoadNetwork:
         source: str = "",
         from_cache: bool = False,
         row_cache_bytes: int = 128 << 20,
+        table_max_nodes: int = _table.DEFAULT_TABLE_MAX_NODES,
+        cache_file: Path | None = None,
     ) -> None:
         self.compiled = graph
         self.region_name = region_name
         self.source = source
         self.from_cache = from_cache
+        self.table_max_nodes = table_max_nodes
+        self.cache_file = cache_file
+        self._table: F64 | None = None
+        #: Where the node table came from once there is one: computed here or read from disk.
+        self.table_origin: Literal["computed", "cache"] | None = None
         g = graph
         lat_lo, lat_hi = float(g.node_lat.min()), float(g.node_lat.max())
         lon_lo, lon_hi = float(g.node_lon.min()), float(g.node_lon.max())
@@ -239,6 +332,11 @@ class RoadNetwork:
     def speed_profile_version(self) -> str:
         """Version of the speed profile the travel times were computed with."""
         return str(self.compiled.meta["speed_profile_version"])
+
+    @property
+    def uses_table(self) -> bool:
+        """Whether matrices come from the all-pairs node table (small regions)."""
+        return self.node_count <= self.table_max_nodes
 
     @property
     def node_count(self) -> int:
@@ -458,6 +556,54 @@ class RoadNetwork:
                 )
             return self._base_csr
 
+    def _table_file(self) -> Path | None:
+        if self.cache_file is None:
+            return None
+        return _table.table_path(self.cache_file, self._encoding.fingerprint(self.node_count))
+
+    def ensure_table(self, *, recompute: bool = False) -> bool:
+        """Load or compute the all-pairs node table now instead of on the first matrix.
+
+        Reads the table stored next to :attr:`cache_file` (memory-mapped), or computes it (one
+        search per node) and stores it there; a cache directory that cannot be written only
+        costs the recomputation next time.
+
+        Args:
+            recompute: Compute and store the table even if one is loaded or on disk (after
+                a fresh build, so a table of an older build is never trusted).
+
+        Returns:
+            Whether this network answers matrices from a table (see :attr:`uses_table`).
+        """
+        if not self.uses_table:
+            return False
+        self._node_table(recompute=recompute)
+        return True
+
+    def _node_table(self, *, recompute: bool = False) -> F64:
+        with self._lock:
+            if self._table is not None and not recompute:
+                return self._table
+            path = self._table_file()
+            table = None
+            if path is not None and not recompute:
+                table = _table.load_table(path, self.node_count)
+                origin: Literal["computed", "cache"] = "cache"
+            if table is None:
+                from scipy.sparse import csr_matrix
+
+                n = self.node_count
+                g = self.compiled
+                csr = csr_matrix((self._dij_encoded, g.dij_indices, g.dij_indptr), shape=(n, n))
+                table = _table.compute_table(csr, n)
+                origin = "computed"
+                if path is not None:
+                    # A read-only cache only means computing the table again next time.
+                    with contextlib.suppress(OSError):
+                        _table.save_table(table, path)
+            self._table, self.table_origin = table, origin
+            return table
+
     def seconds_from_nodes(self, node_indices: ArrayLike) -> F64:
         """Drive seconds from each given node to every node: ``[len(nodes), node_count]``.
 
@@ -532,6 +678,52 @@ class RoadNetwork:
                 best[option[0]] = option
         return list(best.values())
 
+    def _end_options(self, snaps: Sequence[Snap], *, leaving: bool) -> tuple[I64, F64, F64]:
+        """:meth:`_departures` (``leaving``) or :meth:`_arrivals` of many snaps as arrays.
+
+        Returns:
+            ``(node, seconds, metres)``, each ``[len(snaps), 4]``: per placement (the edge,
+            then its reverse) the node reached along the partial edge, then the node the point
+            sits on if it is exactly at the edge's end. Absent options and options to a node
+            already reached at least as cheaply by an earlier option (the same choice as
+            ``_departures``/``_arrivals``) have ``inf`` seconds.
+        """
+        g = self.compiled
+        k = len(snaps)
+        edge0 = np.fromiter((s.edge for s in snaps), dtype=np.int64, count=k)
+        frac0 = np.fromiter((s.fraction for s in snaps), dtype=np.float64, count=k)
+        rev = np.fromiter((s.reverse_edge for s in snaps), dtype=np.int64, count=k)
+        two_way = rev >= 0
+        edge1 = np.where(two_way, rev, edge0)
+        frac1 = 1.0 - frac0
+        node = np.empty((k, 4), dtype=np.int64)
+        seconds = np.full((k, 4), np.inf)
+        metres = np.zeros((k, 4))
+        present = np.empty((k, 4), dtype=bool)
+        ends = (g.edge_dst, g.edge_src) if leaving else (g.edge_src, g.edge_dst)
+        for p, (edge, frac, has) in enumerate(
+            ((edge0, frac0, np.ones(k, dtype=bool)), (edge1, frac1, two_way))
+        ):
+            along = 1.0 - frac if leaving else frac
+            node[:, 2 * p] = ends[0][edge]
+            seconds[:, 2 * p] = along * g.edge_seconds[edge].astype(np.float64)
+            metres[:, 2 * p] = along * g.edge_metres[edge].astype(np.float64)
+            present[:, 2 * p] = has
+            node[:, 2 * p + 1] = ends[1][edge]
+            seconds[:, 2 * p + 1] = 0.0
+            present[:, 2 * p + 1] = has & ((frac <= 0.0) if leaving else (frac >= 1.0))
+        seconds[~present] = np.inf
+        keep = present.copy()
+        for j in range(4):
+            for i in range(4):
+                if i != j:
+                    earlier_or_cheaper = (seconds[:, i] < seconds[:, j]) | (
+                        (seconds[:, i] == seconds[:, j]) & (i < j)
+                    )
+                    keep[:, j] &= ~(present[:, i] & (node[:, i] == node[:, j]) & earlier_or_cheaper)
+        seconds[~keep] = np.inf
+        return node, seconds, metres
+
     def _direct(self, a: Snap, b: Snap) -> tuple[float, float, int, float, float] | None:
         """Driving straight along a shared edge from ``a`` to ``b`` ahead of it, if possible."""
         g = self.compiled
@@ -543,6 +735,39 @@ class RoadNetwork:
                     if best is None or cost < best[0]:
                         best = (cost, (fb - fa) * float(g.edge_metres[edge]), edge, fa, fb)
         return best
+
+    def _apply_direct(
+        self, sources: Sequence[Snap], targets: Sequence[Snap], seconds: F64, metres: F64
+    ) -> None:
+        """:meth:`_direct` for every source-target pair at once, where it is no slower."""
+        g = self.compiled
+        s_edge, s_frac, s_idx, s_rev = _placements(sources)
+        t_edge, t_frac, t_idx, t_rev = _placements(targets)
+        order = np.argsort(t_edge, kind="stable")
+        sorted_edge = t_edge[order]
+        lo = np.searchsorted(sorted_edge, s_edge, side="left")
+        count = np.searchsorted(sorted_edge, s_edge, side="right") - lo
+        total = int(count.sum())
+        if total == 0:
+            return
+        a = np.repeat(np.arange(s_edge.size), count)
+        b = order[np.repeat(lo - np.cumsum(count) + count, count) + np.arange(total)]
+        ahead = t_frac[b] >= s_frac[a]
+        a, b = a[ahead], b[ahead]
+        edge = s_edge[a]
+        share = t_frac[b] - s_frac[a]
+        cost = share * g.edge_seconds[edge].astype(np.float64)
+        length = share * g.edge_metres[edge].astype(np.float64)
+        i, j = s_idx[a], t_idx[b]
+        # Per pair the cheapest option, the first in placement order on ties (as _direct).
+        pick = np.lexsort((2 * s_rev[a] + t_rev[b], cost, j, i))
+        i, j, cost, length = i[pick], j[pick], cost[pick], length[pick]
+        first = np.ones(i.size, dtype=bool)
+        first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
+        i, j, cost, length = i[first], j[first], cost[first], length[first]
+        wins = cost <= seconds[i, j]
+        seconds[i[wins], j[wins]] = cost[wins]
+        metres[i[wins], j[wins]] = length[wins]
 
     # ------------------------------------------------------------------ searches
 
@@ -617,43 +842,82 @@ class RoadNetwork:
             out_s[i], out_m[i] = found[key]
         return out_s, out_m
 
+    def _table_rows(self, node: I64, weights: F64, columns: I64 | None) -> tuple[F64, F64]:
+        """Seconds and metres rows of sources from the node table (as :meth:`_rows` gives).
+
+        The minimum over a source's departures (``node``, encoded ``weights``; ``inf`` for
+        none) of weight + table row of that node is exactly what the Dijkstra from the
+        source's virtual node sums, so the rows equal :meth:`_rows`'s bit for bit. Only
+        ``columns`` (all nodes if ``None``) are gathered.
+        """
+        table = self._node_table()
+        packed: F64 | None = None
+        for slot in range(node.shape[1]):
+            if not np.isfinite(weights[:, slot]).any():
+                continue
+            block = np.take(table, node[:, slot], axis=0)
+            if columns is not None:
+                block = np.take(block, columns, axis=1, mode="clip")
+            block += weights[:, slot, None]
+            if packed is None:
+                packed = block
+            else:
+                np.minimum(packed, block, out=packed)
+        assert packed is not None  # the first placement always departs somewhere
+        return self._encoding.decode(packed)
+
     def travel_matrix(self, sources: Sequence[Snap], targets: Sequence[Snap]) -> TravelMatrix:
         """Drive seconds and metres from every source to every target (row = source).
 
         Asymmetric where one-way streets make it so. The partial edges at both ends count: from
         the source along its edge to the edge's head, and from the target edge's tail to the
         target; a target ahead of its source on the same edge is reached directly. A point
-        to itself is 0; a target that cannot be reached is ``inf``. Rows of repeated sources
-        are served from a per-region cache.
+        to itself is 0; a target that cannot be reached is ``inf``. Small regions read the
+        all-pairs node table (see :attr:`uses_table`); larger ones search once per source and
+        serve rows of repeated sources from a per-region cache.
         """
-        rows_s, rows_m = self._rows(sources)
-        t = len(targets)
-        arr_node = np.zeros((t, 3), dtype=np.int64)
-        arr_cost = np.full((t, 3), np.inf)
-        arr_met = np.zeros((t, 3))
-        for j, target in enumerate(targets):
-            for slot, (node, cost, met, _e, _f) in enumerate(self._arrivals(target)):
-                arr_node[j, slot], arr_cost[j, slot], arr_met[j, slot] = node, cost, met
-        seconds = np.full((len(sources), t), np.inf)
-        metres = np.full((len(sources), t), np.inf)
-        for slot in range(3):
-            if not np.isfinite(arr_cost[:, slot]).any():
-                continue
-            cand_s = rows_s[:, arr_node[:, slot]] + arr_cost[:, slot]
-            cand_m = rows_m[:, arr_node[:, slot]] + arr_met[:, slot]
-            better = cand_s < seconds
-            seconds = np.where(better, cand_s, seconds)
-            metres = np.where(better, cand_m, metres)
-        on_edge: dict[int, list[int]] = {}
-        for j, target in enumerate(targets):
-            for edge, _ in target.placements():
-                on_edge.setdefault(edge, []).append(j)
-        for i, source in enumerate(sources):
-            for edge, _ in source.placements():
-                for j in on_edge.get(edge, ()):
-                    direct = self._direct(source, targets[j])
-                    if direct is not None and direct[0] <= seconds[i, j]:
-                        seconds[i, j], metres[i, j] = direct[0], direct[1]
+        k, t = len(sources), len(targets)
+        seconds = np.full((k, t), np.inf)
+        metres = np.full((k, t), np.inf)
+        if k == 0 or t == 0:
+            return TravelMatrix(seconds=seconds, metres=metres)
+        arr_node, arr_s, arr_m = self._end_options(targets, leaving=False)
+        slots = [slot for slot in range(4) if np.isfinite(arr_s[:, slot]).any()]
+        arr_node, arr_s, arr_m = arr_node[:, slots], arr_s[:, slots], arr_m[:, slots]
+        if self.uses_table:
+            # Only the columns of the targets' arrival nodes (few for small matrices), and
+            # sources in chunks small enough for the working arrays to stay in cache.
+            reached = np.isfinite(arr_s)
+            columns: I64 | None
+            columns, where = np.unique(arr_node[reached], return_inverse=True)
+            arr_col = np.zeros_like(arr_node)
+            arr_col[reached] = where
+            if columns.size * 2 > self.node_count:  # gathering columns would cost more
+                columns, arr_col = None, arr_node
+            width = self.node_count if columns is None else columns.size
+            dep_node, dep_s, dep_m = self._end_options(sources, leaving=True)
+            weights = self._encoding.encode(dep_s, dep_m)
+            weights[~np.isfinite(dep_s)] = np.inf
+            chunk = max(1, _CHUNK_ELEMENTS // max(t, width))
+            for lo in range(0, k, chunk):
+                hi = min(k, lo + chunk)
+                rows_s, rows_m = self._table_rows(dep_node[lo:hi], weights[lo:hi], columns)
+                _best_arrivals(rows_s, rows_m, arr_col, arr_s, arr_m, seconds[lo:hi], metres[lo:hi])
+        else:
+            rows_s, rows_m = self._rows(sources)
+            chunk = max(1, _CHUNK_ELEMENTS // max(t, 1))
+            for lo in range(0, k, chunk):
+                hi = min(k, lo + chunk)
+                _best_arrivals(
+                    rows_s[lo:hi],
+                    rows_m[lo:hi],
+                    arr_node,
+                    arr_s,
+                    arr_m,
+                    seconds[lo:hi],
+                    metres[lo:hi],
+                )
+        self._apply_direct(sources, targets, seconds, metres)
         return TravelMatrix(seconds=seconds, metres=metres)
 
     def route_path(self, a: Snap, b: Snap) -> RoutePath:

@@ -4,6 +4,8 @@ The expensive part (parse, build the graph with OSMnx, compile) runs once per ex
 and speed profile. The result is an uncompressed ``.npz`` named by the extract's SHA-256, the
 profile version and the array format version, so a second start only hashes the file and
 copies arrays, and a changed extract, profile or format can never serve stale travel times.
+Small regions also get an all-pairs node table (``<same name>.table-<digest>.npy``, see
+:mod:`._table`), computed with the build and memory-mapped on the first matrix after a load.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from routing.network._extract import (
     finish_graph,
     region_name_of,
 )
+from routing.network._table import DEFAULT_TABLE_MAX_NODES
 from routing.network.errors import CorruptExtractError, RegionDownloadError
 from routing.network.network import RoadNetwork
 from routing.network.speeds import DEFAULT_SPEED_PROFILE, SpeedProfile
@@ -46,7 +49,9 @@ def cache_path(cache_dir: Path, key: str, speeds: SpeedProfile) -> Path:
     return cache_dir / f"{key[:32]}_{speeds.version}_f{FORMAT_VERSION}.npz"
 
 
-def _from_cache(path: Path, *, name: str, source: str, progress: Progress) -> RoadNetwork | None:
+def _from_cache(
+    path: Path, *, name: str, source: str, progress: Progress, table_max_nodes: int
+) -> RoadNetwork | None:
     if not path.is_file():
         return None
     progress("loading the cached network", 0.5)
@@ -55,7 +60,14 @@ def _from_cache(path: Path, *, name: str, source: str, progress: Progress) -> Ro
     except CorruptExtractError:
         return None  # unreadable or older format: rebuild and overwrite
     progress("loaded from cache", 1.0)
-    return RoadNetwork(graph, region_name=name, source=source, from_cache=True)
+    return RoadNetwork(
+        graph,
+        region_name=name,
+        source=source,
+        from_cache=True,
+        table_max_nodes=table_max_nodes,
+        cache_file=path,
+    )
 
 
 def load_region(
@@ -63,6 +75,8 @@ def load_region(
     cache_dir: Path | None = None,
     speeds: SpeedProfile | None = None,
     progress: Progress | None = None,
+    *,
+    table_max_nodes: int = DEFAULT_TABLE_MAX_NODES,
 ) -> RoadNetwork:
     """Load the drivable road network of an OSM extract, building and caching it if needed.
 
@@ -71,6 +85,9 @@ def load_region(
         cache_dir: Where compiled networks live; default :func:`default_cache_dir`.
         speeds: Speed profile; default :data:`DEFAULT_SPEED_PROFILE`.
         progress: Called with (stage description, fraction 0..1) as work proceeds.
+        table_max_nodes: Regions with at most this many intersections get an all-pairs node
+            table (``8 * nodes**2`` bytes; default 3,500 nodes, 98 MB), computed with the build
+            and cached beside it; see :class:`RoadNetwork`. 0 turns it off.
 
     Raises:
         ExtractNotFoundError: ``path`` is not a file.
@@ -87,7 +104,9 @@ def load_region(
     digest = content_hash(path)
     target = cache_path(cache_dir, digest, speeds)
     name = region_name_of(path)
-    cached = _from_cache(target, name=name, source=str(path), progress=report)
+    cached = _from_cache(
+        target, name=name, source=str(path), progress=report, table_max_nodes=table_max_nodes
+    )
     if cached is not None:
         return cached
     graph = build_drive_graph(path, speeds, report)
@@ -97,18 +116,44 @@ def load_region(
         "region_name": name,
         "source": path.name,
     }
-    return _compile_and_store(graph, meta, target, name=name, source=str(path), progress=report)
+    return _compile_and_store(
+        graph,
+        meta,
+        target,
+        name=name,
+        source=str(path),
+        progress=report,
+        table_max_nodes=table_max_nodes,
+    )
 
 
 def _compile_and_store(
-    graph: Any, meta: dict[str, Any], target: Path, *, name: str, source: str, progress: Progress
+    graph: Any,
+    meta: dict[str, Any],
+    target: Path,
+    *,
+    name: str,
+    source: str,
+    progress: Progress,
+    table_max_nodes: int,
 ) -> RoadNetwork:
     progress("compiling to arrays", 0.85)
     compiled = compile_graph(graph, meta)
-    progress("writing the cache", 0.95)
+    progress("writing the cache", 0.9)
     save_compiled(compiled, target)
+    net = RoadNetwork(
+        compiled,
+        region_name=name,
+        source=source,
+        from_cache=False,
+        table_max_nodes=table_max_nodes,
+        cache_file=target,
+    )
+    if net.uses_table:
+        progress("precomputing drive times between all intersections", 0.95)
+        net.ensure_table(recompute=True)
     progress("built", 1.0)
-    return RoadNetwork(compiled, region_name=name, source=source, from_cache=False)
+    return net
 
 
 def load_place(
@@ -118,6 +163,7 @@ def load_place(
     progress: Progress | None = None,
     *,
     refresh: bool = False,
+    table_max_nodes: int = DEFAULT_TABLE_MAX_NODES,
 ) -> RoadNetwork:
     """Download a region through OSMnx (needs the internet on first use), cached on disk.
 
@@ -132,6 +178,7 @@ def load_place(
         speeds: As for :func:`load_region`.
         progress: As for :func:`load_region`.
         refresh: Download again even if cached.
+        table_max_nodes: As for :func:`load_region`.
 
     Raises:
         RegionDownloadError: Offline, unknown place, or Overpass failed.
@@ -161,7 +208,9 @@ def load_place(
     digest = hashlib.sha256(json.dumps(key_payload, sort_keys=True).encode()).hexdigest()
     target = cache_path(cache_dir, digest, speeds)
     if not refresh:
-        cached = _from_cache(target, name=name, source=name, progress=report)
+        cached = _from_cache(
+            target, name=name, source=name, progress=report, table_max_nodes=table_max_nodes
+        )
         if cached is not None:
             return cached
     import osmnx as ox
@@ -188,7 +237,15 @@ def load_place(
         "region_name": name,
         "source": json.dumps(key_payload),
     }
-    return _compile_and_store(graph, meta, target, name=name, source=name, progress=report)
+    return _compile_and_store(
+        graph,
+        meta,
+        target,
+        name=name,
+        source=name,
+        progress=report,
+        table_max_nodes=table_max_nodes,
+    )
 
 
 __all__ = ["cache_path", "default_cache_dir", "load_place", "load_region"]
