@@ -26,7 +26,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -49,6 +49,9 @@ def default_consumer_name() -> str:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+BatchHandler = Callable[[list[Event]], Awaitable[None]]
 
 
 def _recipients(fields: dict[bytes, bytes]) -> list[str]:
@@ -87,9 +90,16 @@ def _lanes(
 class _Consumer:
     """One consumer-group reader: read, handle, acknowledge; reclaim what others left idle."""
 
-    def __init__(self, bus: RedisStreamBus, handler: EventHandler, group: str) -> None:
+    def __init__(
+        self,
+        bus: RedisStreamBus,
+        handler: EventHandler,
+        group: str,
+        batch_handler: BatchHandler | None = None,
+    ) -> None:
         self.bus = bus
         self.handler = handler
+        self.batch_handler = batch_handler
         self.group = group
         self.group_ready = False
 
@@ -147,6 +157,8 @@ class _Consumer:
         if len(entries) == 1:
             await self.handle(*entries[0])
             return
+        if self.batch_handler is not None and await self._handle_as_batch(entries):
+            return
         lanes = _lanes(entries)
         slots = asyncio.Semaphore(self.bus.lanes)
 
@@ -156,6 +168,23 @@ class _Consumer:
                     await self.handle(entry_id, fields)
 
         await asyncio.gather(*(run_lane(lane) for lane in lanes))
+
+    async def _handle_as_batch(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
+        """One call for the whole batch (group commit); False means "go entry by entry"."""
+        assert self.batch_handler is not None
+        try:
+            events = [event_from_json(fields[b"event"]) for _entry_id, fields in entries]
+        except (EventDecodeError, KeyError):
+            return False  # let the per-entry path dead-letter the bad one
+        try:
+            await self.batch_handler(events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("batch of %d failed; handling its entries one by one", len(entries))
+            return False
+        await self.bus.client.xack(self.bus.stream, self.group, *[e for e, _f in entries])
+        return True
 
     async def handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         raw = fields.get(b"event")
@@ -343,15 +372,23 @@ class RedisStreamBus:
 
     # -- consumer side -------------------------------------------------------------------
 
-    def add_consumer(self, handler: EventHandler, *, group: str | None = None) -> None:
+    def add_consumer(
+        self,
+        handler: EventHandler,
+        *,
+        group: str | None = None,
+        batch_handler: BatchHandler | None = None,
+    ) -> None:
         """Register ``handler`` as this process's member of ``group`` (default: ``group``).
 
-        Handlers registered under different groups each receive every event.
+        Handlers registered under different groups each receive every event. With
+        ``batch_handler``, each read batch is first offered whole (one inbox transaction for
+        hundreds of notices); if it raises, the entries are handled one by one by ``handler``.
         """
         name = group or self.group
         if any(c.group == name for c in self._consumers):
             raise ValueError(f"a consumer for group {name!r} is already registered")
-        self._consumers.append(_Consumer(self, handler, name))
+        self._consumers.append(_Consumer(self, handler, name, batch_handler))
 
     def add_listener(self, listener: LiveListener) -> None:
         """Register a hub for announcements from every process."""

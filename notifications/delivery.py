@@ -93,6 +93,31 @@ class NotificationDispatcher:
         for item in created:
             self._start_push(item)
 
+    async def handle_many(self, events: Sequence[Event]) -> None:
+        """Deliver a batch with one inbox transaction (group commit), then announce and push.
+
+        Uses the inbox's ``add_many`` when it has one; otherwise handles events one by one.
+        Raising leaves the whole batch to be redelivered (the inbox is idempotent).
+        """
+        add_many = getattr(self.inbox, "add_many", None)
+        if add_many is None:
+            for event in events:
+                await self.handle(event)
+            return
+        fresh = [e for e in events if not await self.dedup.seen(e.id)]
+        self.skipped_duplicates += len(events) - len(fresh)
+        if not fresh:
+            return
+        pairs = [(user_id, event) for event in fresh for user_id in event.recipients]
+        stored: Sequence[tuple[InboxItem, bool]] = await add_many(pairs)
+        await self.bus.announce([item for item, _ in stored])
+        for event in fresh:
+            await self.dedup.mark(event.id)
+        self.handled += len(fresh)
+        for item, is_new in stored:
+            if is_new:
+                self._start_push(item)
+
     def _start_push(self, item: InboxItem) -> None:
         if self.push is None:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -18,7 +19,23 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from backend.api.accounts_api import AccountsQuery
+from backend.api.limits import (
+    CostLimiter,
+    DatabaseUnavailable,
+    load_trusted_documents,
+    trusted_documents_only,
+)
+from backend.api.analytics_api import AnalyticsQuery
+from backend.api.dayplan_api import DayPlanMutation, DayPlanQuery
+from backend.api.map_api import MapQuery
+from backend.api.notifications_api import (
+    NotificationsMutation,
+    NotificationsQuery,
+    NotificationsSubscription,
+)
 from backend.api.queries import CoreQuery
+from backend.api.territories_api import TerritoriesMutation, TerritoriesQuery
+from backend.api.visits_api import VisitsMutation
 from backend.settings import Settings
 
 
@@ -32,9 +49,11 @@ def _is_expected(error: Exception) -> bool:
     return isinstance(original, GraphQLError) and "code" in (original.extensions or {})
 
 
+OPERATIONS_DIR = Path(__file__).resolve().parents[2] / "graphql" / "operations"
+
 # Each feature owns one module of fields; the schema merges them into one Query.
-Query = merge_types("Query", (CoreQuery, AccountsQuery))
-MUTATION_TYPES: tuple[type, ...] = ()
+Query = merge_types("Query", (CoreQuery, AccountsQuery, AnalyticsQuery, DayPlanQuery, MapQuery, TerritoriesQuery, NotificationsQuery))
+MUTATION_TYPES: tuple[type, ...] = (VisitsMutation, DayPlanMutation, TerritoriesMutation, NotificationsMutation)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -47,13 +66,18 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
     ]
+    extensions.append(CostLimiter)
+    extensions.append(DatabaseUnavailable)
     if settings.is_production:
+        trusted = load_trusted_documents(OPERATIONS_DIR)
+        extensions.append(trusted_documents_only(trusted))
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
         extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not _is_expected(e)))
     mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
     return strawberry.Schema(
         query=Query,
         mutation=mutation,
+        subscription=NotificationsSubscription,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from notifications import Event, InboxItem, OutboxRow, PushSubscription
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.db.models import Notification, OutboxEvent, PushSubscriptionRecord
@@ -32,6 +31,17 @@ def _item(row: Notification) -> InboxItem:
 
 
 MAX_SEQ_RETRIES = 20
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT with ON CONFLICT support (PostgreSQL and SQLite both have it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 class SqlOutboxStore:
@@ -69,29 +79,101 @@ class SqlInbox:
         self._sessionmaker = sessionmaker
 
     async def add(self, user_id: str, event: Event) -> tuple[InboxItem, bool]:
+        """Store the notice with the user's next ``seq`` in one statement (one round trip).
+
+        ``INSERT ... SELECT max(seq) + 1 ... ON CONFLICT DO NOTHING RETURNING``: nothing returned
+        means a conflict, either this event is stored already (answer with it) or a concurrent
+        writer took the number (try again with the next one).
+        """
         title, body = _title_body(event)
         uid = int(user_id)
+        payload = event.to_dict()
         async with self._sessionmaker() as session:
+            insert = _dialect_insert(session)
+            next_seq = (
+                select(func.coalesce(func.max(Notification.seq), 0) + 1)
+                .where(Notification.user_id == uid)
+                .scalar_subquery()
+            )
             for _attempt in range(MAX_SEQ_RETRIES):
+                statement = (
+                    insert(Notification)
+                    .values(
+                        user_id=uid, seq=next_seq, event_id=event.id, type=event.type.value,
+                        title=title, body=body, payload=payload,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(Notification.seq)
+                )
+                seq = (await session.execute(statement)).scalar_one_or_none()
+                await session.commit()
+                if seq is not None:
+                    return InboxItem(user_id, int(seq), event), True
                 existing = await self._find(session, uid, event.id)
                 if existing is not None:
                     return _item(existing), False
-                last = await session.scalar(
-                    select(func.max(Notification.seq)).where(Notification.user_id == uid)
-                )
-                row = Notification(
-                    user_id=uid, seq=int(last or 0) + 1, event_id=event.id,
-                    type=event.type.value, title=title, body=body, payload=event.to_dict(),
-                )
-                session.add(row)
-                try:
-                    await session.commit()
-                except IntegrityError:  # another writer took this number (or this event)
-                    await session.rollback()
-                    continue
-                return _item(row), True
         msg = f"could not store notice {event.id} for user {user_id}: too much contention"
         raise RuntimeError(msg)
+
+    async def add_many(self, pairs: Sequence[tuple[str, Event]]) -> list[tuple[InboxItem, bool]]:
+        """Store many notices in one transaction and (mostly) one statement.
+
+        One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; rows that did not come
+        back are either stored already (answered from the table) or lost a sequence race (a
+        user appearing twice in the batch, or a concurrent writer) and are inserted again with
+        the next number. One commit, one WAL flush, for the whole batch.
+        """
+        result: dict[tuple[int, str], tuple[InboxItem, bool]] = {}
+        pending = [(int(u), e) for u, e in pairs]
+        async with self._sessionmaker() as session:
+            insert = _dialect_insert(session)
+            for _attempt in range(MAX_SEQ_RETRIES):
+                if not pending:
+                    break
+                rows = []
+                for uid, event in pending:
+                    title, body = _title_body(event)
+                    rows.append({
+                        "user_id": uid,
+                        "seq": select(func.coalesce(func.max(Notification.seq), 0) + 1)
+                        .where(Notification.user_id == uid)
+                        .scalar_subquery(),
+                        "event_id": event.id, "type": event.type.value, "title": title,
+                        "body": body, "payload": event.to_dict(),
+                    })
+                statement = (
+                    insert(Notification)
+                    .values(rows)
+                    .on_conflict_do_nothing()
+                    .returning(Notification.user_id, Notification.event_id, Notification.seq)
+                )
+                inserted = {
+                    (uid, event_id): seq
+                    for uid, event_id, seq in (await session.execute(statement)).tuples()
+                }
+                by_key = {(uid, e.id): e for uid, e in pending}
+                for key, seq in inserted.items():
+                    result[key] = (InboxItem(str(key[0]), int(seq), by_key[key]), True)
+                missing = [(uid, e) for uid, e in pending if (uid, e.id) not in inserted]
+                if missing:
+                    stored = (
+                        await session.execute(
+                            select(Notification).where(
+                                tuple_(Notification.user_id, Notification.event_id).in_(
+                                    [(uid, e.id) for uid, e in missing]
+                                )
+                            )
+                        )
+                    ).scalars()
+                    for row in stored:
+                        if (row.user_id, row.event_id) not in result:
+                            result[(row.user_id, row.event_id)] = (_item(row), False)
+                pending = [(uid, e) for uid, e in missing if (uid, e.id) not in result]
+            if pending:
+                msg = f"could not store {len(pending)} notices: too much contention"
+                raise RuntimeError(msg)
+            await session.commit()
+        return [result[(int(u), e.id)] for u, e in pairs]
 
     @staticmethod
     async def _find(session: AsyncSession, user_id: int, event_id: str) -> Notification | None:

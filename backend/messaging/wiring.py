@@ -84,7 +84,10 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
         inbox, bus, dedup, push=push, push_store=push_store if push else None
     )
     if with_consumer:
-        bus.add_consumer(dispatcher.handle)
+        if isinstance(bus, RedisStreamBus):
+            bus.add_consumer(dispatcher.handle, batch_handler=dispatcher.handle_many)
+        else:
+            bus.add_consumer(dispatcher.handle)
     hub = SubscriptionHub(inbox)
     bus.add_listener(hub)
     relay = OutboxRelay(SqlOutboxStore(runtime.sessionmaker), bus) if with_relay else None
