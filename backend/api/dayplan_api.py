@@ -12,6 +12,7 @@ from typing import Any
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from strawberry.types import Info
 
 from backend.api.context import Context
@@ -258,9 +259,15 @@ class DayPlanQuery:
                     ctx.session, await ctx.runtime.road_network(), rep, date,
                     max_snap_m=ctx.runtime.settings.max_snap_distance_m,
                 )
+                await ctx.session.commit()
             except DayPlanError as exc:
                 raise _as_api_error(exc) from exc
-            await ctx.session.commit()
+            except IntegrityError:
+                # Another request (a second tab) planned the same day first: use its plan.
+                await ctx.session.rollback()
+                record = await stored_plan(ctx.session, rep, date)
+                if record is None:
+                    raise
         return DayPlan.from_record(record)
 
 

@@ -177,13 +177,15 @@ async def build_demo(
         logins.append(login)
     say(f"team: 1 manager, {len(reps)} reps")
 
-    rep_of_account = await _design(net, accounts, reps, say)
+    rep_of_account, outlines, kpis = await _design(net, accounts, reps, say)
     await store_alignment(
         session,
         team_id=team.id,
         name="Initial alignment",
         rep_of_account=rep_of_account,
         state=AlignmentState.ACTIVE,
+        outlines=outlines,
+        kpis=kpis,
     )
     say("territories: active alignment stored")
     return logins
@@ -191,15 +193,18 @@ async def build_demo(
 
 async def _design(
     net: object, accounts: list[Account], reps: list[Rep], say: Progress
-) -> dict[int, int]:
-    """Balanced, compact territories over drive times for the demo team."""
+) -> tuple[dict[int, int], dict[int, str], dict[str, object] | None]:
+    """Balanced, compact territories over drive times, with their outlines and KPIs."""
     from routing.territories import (
         DesignParams,
         RoadNetworkOracle,
         TerritoryAccount,
         TerritoryRep,
         design_territories,
+        territory_polygons,
     )
+
+    from backend.services.territories import kpis_json
 
     t_accounts = [
         TerritoryAccount(
@@ -215,4 +220,9 @@ async def _design(
     oracle = RoadNetworkOracle(net)
     result = design_territories(t_accounts, t_reps, oracle, DesignParams())
     say("territories: designed (balanced workload, compact over drive times)")
-    return {int(a): int(r) for a, r in result.rep_of.items()}
+    outlines = territory_polygons(t_accounts, result.rep_of)
+    return (
+        {int(a): int(r) for a, r in result.rep_of.items()},
+        {int(rep): poly.wkt for rep, poly in outlines.items()},
+        kpis_json(result.kpis),
+    )

@@ -205,3 +205,15 @@ async def test_graphql_replan_rejects_bad_input(api: Api, runtime: Runtime) -> N
     assert naive["errors"][0]["extensions"]["field"] == "at"  # type: ignore[index]
     plan_bad = await api.gql("mutation { planMyDay(date: \"2026-11-23\", options: {maxCandidates: 500}) { version } }")
     assert plan_bad["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "options.maxCandidates"}  # type: ignore[index]
+
+
+async def test_two_first_requests_for_the_same_day_get_one_plan(api: Api, runtime: Runtime) -> None:
+    """Two tabs asking for today at once: one plans, the other returns that plan (no 500)."""
+    import asyncio
+
+    await _seed(runtime)
+    await api.login("rep@p.test", PASSWORD)
+    query = "query($d: Date!) { myDay(date: $d) { version stops { accountId } } }"
+    first, second = await asyncio.gather(api.gql(query, d=MONDAY.isoformat()), api.gql(query, d=MONDAY.isoformat()))
+    assert "errors" not in first and "errors" not in second, (first, second)
+    assert first["data"]["myDay"] == second["data"]["myDay"]  # type: ignore[index]
