@@ -9,6 +9,8 @@ that keeps redeliveries (reclaimed Stream entries, relay retries) off the databa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from collections import OrderedDict
 from typing import Protocol
 
@@ -85,6 +87,20 @@ class RedisDeduplicator:
     async def mark(self, event_id: str) -> None:
         """Mark ``event_id`` handled for ``ttl_seconds``."""
         await self._client.set(self._key(event_id), b"1", ex=self._ttl)
+
+    async def seen_many(self, event_ids: Sequence[str]) -> list[bool]:
+        """:meth:`seen` for a batch in one round trip."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for event_id in event_ids:
+                pipe.exists(self._key(event_id))
+            return [bool(n) for n in await pipe.execute()]
+
+    async def mark_many(self, event_ids: Sequence[str]) -> None:
+        """:meth:`mark` for a batch in one round trip."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for event_id in event_ids:
+                pipe.set(self._key(event_id), b"1", ex=self._ttl)
+            await pipe.execute()
 
 
 __all__ = ["Deduplicator", "MemoryDeduplicator", "RedisDeduplicator"]

@@ -104,15 +104,24 @@ class NotificationDispatcher:
             for event in events:
                 await self.handle(event)
             return
-        fresh = [e for e in events if not await self.dedup.seen(e.id)]
+        seen_many = getattr(self.dedup, "seen_many", None)
+        if seen_many is not None:
+            flags = await seen_many([e.id for e in events])
+        else:
+            flags = [await self.dedup.seen(e.id) for e in events]
+        fresh = [e for e, seen in zip(events, flags, strict=True) if not seen]
         self.skipped_duplicates += len(events) - len(fresh)
         if not fresh:
             return
         pairs = [(user_id, event) for event in fresh for user_id in event.recipients]
         stored: Sequence[tuple[InboxItem, bool]] = await add_many(pairs)
         await self.bus.announce([item for item, _ in stored])
-        for event in fresh:
-            await self.dedup.mark(event.id)
+        mark_many = getattr(self.dedup, "mark_many", None)
+        if mark_many is not None:
+            await mark_many([e.id for e in fresh])
+        else:
+            for event in fresh:
+                await self.dedup.mark(event.id)
         self.handled += len(fresh)
         for item, is_new in stored:
             if is_new:
