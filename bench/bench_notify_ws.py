@@ -131,12 +131,18 @@ async def run(reps: int, workers: int) -> dict[str, float]:
                 finally:
                     await conn.close()
 
+            spy = None
+            if os.environ.get("BENCH_PYSPY"):
+                spy = subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PYSPY"], "-f", "raw", "-d", "8", "-r", "200", "-p", str(server.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                await asyncio.sleep(1.0)
             start = time.perf_counter()
             poller = asyncio.create_task(poll()) if os.environ.get("BENCH_TIMELINE") else None
             response = await client.post("/graphql", json={"query": mutation, "variables": {"id": str(draft), "d": dt.date.today().isoformat()}}, headers={"Authorization": f"Bearer {manager}"})
             commit_s = time.perf_counter() - start
             assert response.json()["data"]["commitAlignment"]["state"] == "ACTIVE", response.text
             await asyncio.wait_for(asyncio.gather(*tasks), 120)
+            if spy is not None:
+                spy.wait(timeout=30)
             if poller is not None:
                 poller.cancel()
                 for t, published, stored, arrived in timeline[::2]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from notifications import Event, InboxItem, OutboxRow, PushSubscription
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import JSON, Integer, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.db.models import Notification, OutboxEvent, PushSubscriptionRecord
@@ -31,6 +31,27 @@ def _item(row: Notification) -> InboxItem:
 
 
 MAX_SEQ_RETRIES = 20
+
+
+def _batch_insert(insert: Any) -> Any:
+    """One-row INSERT with the user's next ``seq``, compiled once and run as executemany."""
+    uid = bindparam("p_uid", type_=Integer)
+    # A second bind with the same value: insertmanyvalues numbers each use of a bind separately.
+    next_seq = (
+        select(func.coalesce(func.max(Notification.seq), 0) + 1)
+        .where(Notification.user_id == bindparam("p_uid_seq", type_=Integer))
+        .scalar_subquery()
+    )
+    return (
+        insert(Notification)
+        .values(
+            user_id=uid, seq=next_seq, event_id=bindparam("p_eid"), type=bindparam("p_type"),
+            title=bindparam("p_title"), body=bindparam("p_body"),
+            payload=bindparam("p_payload", type_=JSON),
+        )
+        .on_conflict_do_nothing()
+        .returning(Notification.user_id, Notification.event_id, Notification.seq)
+    )
 
 
 def _dialect_insert(session: AsyncSession) -> Any:
@@ -127,29 +148,20 @@ class SqlInbox:
         pending = [(int(u), e) for u, e in pairs]
         async with self._sessionmaker() as session:
             insert = _dialect_insert(session)
+            statement = _batch_insert(insert)
             for _attempt in range(MAX_SEQ_RETRIES):
                 if not pending:
                     break
-                rows = []
+                params = []
                 for uid, event in pending:
                     title, body = _title_body(event)
-                    rows.append({
-                        "user_id": uid,
-                        "seq": select(func.coalesce(func.max(Notification.seq), 0) + 1)
-                        .where(Notification.user_id == uid)
-                        .scalar_subquery(),
-                        "event_id": event.id, "type": event.type.value, "title": title,
-                        "body": body, "payload": event.to_dict(),
+                    params.append({
+                        "p_uid": uid, "p_uid_seq": uid, "p_eid": event.id, "p_type": event.type.value,
+                        "p_title": title, "p_body": body, "p_payload": event.to_dict(),
                     })
-                statement = (
-                    insert(Notification)
-                    .values(rows)
-                    .on_conflict_do_nothing()
-                    .returning(Notification.user_id, Notification.event_id, Notification.seq)
-                )
                 inserted = {
                     (uid, event_id): seq
-                    for uid, event_id, seq in (await session.execute(statement)).tuples()
+                    for uid, event_id, seq in (await session.execute(statement, params)).tuples()
                 }
                 by_key = {(uid, e.id): e for uid, e in pending}
                 for key, seq in inserted.items():

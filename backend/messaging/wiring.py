@@ -72,7 +72,9 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
     bus: EventBus
     dedup: Deduplicator
     if settings.redis_url:
-        redis_bus = RedisStreamBus.from_url(settings.redis_url)
+        # Large read batches: a realignment notifies hundreds of reps at once, and each batch is
+        # one inbox transaction (see SqlInbox.add_many).
+        redis_bus = RedisStreamBus.from_url(settings.redis_url, batch_size=500)
         bus = redis_bus
         dedup = RedisDeduplicator(redis_bus.client)
     else:
@@ -90,7 +92,11 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
             bus.add_consumer(dispatcher.handle)
     hub = SubscriptionHub(inbox)
     bus.add_listener(hub)
-    relay = OutboxRelay(SqlOutboxStore(runtime.sessionmaker), bus) if with_relay else None
+    relay = (
+        OutboxRelay(SqlOutboxStore(runtime.sessionmaker), bus, batch_size=500)
+        if with_relay
+        else None
+    )
     return Messaging(bus=bus, hub=hub, relay=relay, dispatcher=dispatcher, push=push)
 
 
