@@ -73,9 +73,7 @@ async def viewer_for_token(runtime: Runtime, token: str | None) -> Viewer | None
         return await load_viewer(session, claims.user_id)
 
 
-async def get_context(
-    connection: HTTPConnection, runtime: RuntimeDep
-) -> AsyncIterator[Context]:
+async def get_context(connection: HTTPConnection, runtime: RuntimeDep) -> AsyncIterator[Context]:
     """One session per GraphQL request (or WebSocket connection), closed at its end."""
     viewer = await viewer_for_token(runtime, bearer_token(connection))
     async with runtime.sessionmaker() as session:
@@ -118,9 +116,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(SATimeoutError)
+    @app.exception_handler(OSError)
     async def database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse(
-            {"code": "UNAVAILABLE", "retryable": True, "message": "database unavailable; retry"},
+            {
+                "code": "UNAVAILABLE",
+                "retryable": True,
+                "message": "a backing service (the database) is unavailable; retry shortly",
+            },
             status_code=503,
             headers={"Retry-After": "2"},
         )

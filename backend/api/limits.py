@@ -282,10 +282,12 @@ AsyncCheck = Callable[[str], Awaitable[tuple[bool, float, float]]]
 
 
 class DatabaseUnavailable(SchemaExtension):
-    """Turns a lost database connection into ``UNAVAILABLE`` with ``retryable: true``.
+    """Gives every error a code: a lost database is ``UNAVAILABLE`` with ``retryable: true``.
 
     The pool pings connections before use, so once the database is back the next request
     succeeds without restarting fieldrep; meanwhile clients get a code they can retry on.
+    Input that overflows (a date beyond year 9999) is ``BAD_USER_INPUT``; anything else that
+    escaped a resolver is ``INTERNAL_SERVER_ERROR`` (masked in production).
     """
 
     def on_execute(self) -> Iterator[None]:  # type: ignore[override]
@@ -305,7 +307,15 @@ def _retryable(error: GraphQLError) -> GraphQLError:
         isinstance(original, DBAPIError) and original.connection_invalidated
     )
     if not lost:
-        return error
+        if (error.extensions or {}).get("code"):
+            return error
+        if original is None:
+            return error  # parse/validation errors: the GraphQL spec's own messages
+        code = "BAD_USER_INPUT" if isinstance(original, OverflowError) else "INTERNAL_SERVER_ERROR"
+        return GraphQLError(
+            error.message, nodes=error.nodes, path=error.path, original_error=original,
+            extensions={**(error.extensions or {}), "code": code},
+        )
     return GraphQLError(
         "the database is unavailable right now; retry shortly",
         nodes=error.nodes,

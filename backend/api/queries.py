@@ -19,14 +19,17 @@ from backend.auth import policy
 from backend.db import models
 
 
+MAX_ID = 2**31 - 1  # INTEGER primary keys
+
+
 def parse_id(raw: strawberry.ID, field: str = "id") -> int:
     """Ids are positive integers on the wire as strings; anything else is BAD_USER_INPUT."""
     try:
         value = int(str(raw))
     except ValueError as exc:
         raise bad_input(field, f"{field} must be a numeric id, got {raw!r}") from exc
-    if value <= 0:
-        raise bad_input(field, f"{field} must be a positive id, got {raw!r}")
+    if not 0 < value <= MAX_ID:
+        raise bad_input(field, f"{field} must be a positive id up to {MAX_ID}, got {raw!r}")
     return value
 
 
