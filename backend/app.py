@@ -8,19 +8,18 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
-from starlette.requests import HTTPConnection
-from strawberry.exceptions import ConnectionRejectionError
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
-from starlette.requests import Request
-from fastapi.staticfiles import StaticFiles
+from starlette.requests import HTTPConnection, Request
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
 from backend.api.auth_routes import RuntimeDep, get_runtime
-from backend.api.limits import BodySizeLimit
 from backend.api.auth_routes import router as auth_router
 from backend.api.context import Context
+from backend.api.limits import BodySizeLimit
 from backend.api.schema import build_schema
 from backend.auth.tokens import InvalidTokenError, verify_token
 from backend.auth.viewer import Viewer, load_viewer

@@ -42,7 +42,9 @@ class Runtime:
         engine = make_engine(settings.effective_database_url)
         sessionmaker = make_sessionmaker(engine)
         return cls(
-            settings=settings, engine=engine, sessionmaker=sessionmaker,
+            settings=settings,
+            engine=engine,
+            sessionmaker=sessionmaker,
             jobs=JobRunner(sessionmaker),
         )
 

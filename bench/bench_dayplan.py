@@ -56,7 +56,7 @@ async def seed(runtime: Runtime, count: int) -> int:
             session.add(a)
             await session.flush()
             ids.append(a.id)
-        await store_alignment(session, team_id=team.id, name="b", rep_of_account={i: rep.id for i in ids}, state=AlignmentState.ACTIVE)
+        await store_alignment(session, team_id=team.id, name="b", rep_of_account=dict.fromkeys(ids, rep.id), state=AlignmentState.ACTIVE)
     return rep.id
 
 

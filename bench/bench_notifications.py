@@ -82,7 +82,7 @@ async def run(url: str, n: int, rounds: int) -> list[str]:
                     complete.setdefault(item.event.id, asyncio.Event()).set()
 
     tasks = [asyncio.create_task(subscriber(u)) for u in users]
-    while hub.subscriber_count < n or bus_a.subscribe_confirmations < 1:  # noqa: ASYNC110
+    while hub.subscriber_count < n or bus_a.subscribe_confirmations < 1:
         await asyncio.sleep(0.01)
 
     async def wait_all(event_id: str) -> None:

@@ -29,13 +29,13 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.auth.tokens import issue_token  # noqa: E402
-from backend.db.migrate import upgrade_to_head  # noqa: E402
-from backend.db.models import Account, AlignmentState, Rep, Role, Team, User  # noqa: E402
-from backend.runtime import Runtime  # noqa: E402
-from backend.services.alignments import store_alignment  # noqa: E402
-from backend.settings import Settings  # noqa: E402
-from tests.redis_server import RedisServer, free_port  # noqa: E402
+from backend.auth.tokens import issue_token
+from backend.db.migrate import upgrade_to_head
+from backend.db.models import Account, AlignmentState, Rep, Role, Team, User
+from backend.runtime import Runtime
+from backend.services.alignments import store_alignment
+from backend.settings import Settings
+from tests.redis_server import RedisServer, free_port
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 SECRET = "bench-secret-" + "z" * 32

@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (markdown table rows read best on one line)
+
 """Territory engine benchmark: balance, dispersion, churn, time and memory vs baselines.
 
 Run: ``python bench/bench_territories.py [--quick]`` (writes bench/results/territories.md).

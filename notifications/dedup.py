@@ -9,9 +9,8 @@ that keeps redeliveries (reclaimed Stream entries, relay retries) off the databa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from starlette.requests import HTTPConnection
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from starlette.requests import HTTPConnection
 
 from backend.auth.passwords import verify_password
 from backend.auth.tokens import issue_token

@@ -256,7 +256,10 @@ class DayPlanQuery:
         if record is None:
             try:
                 record = await plan_day(
-                    ctx.session, await ctx.runtime.road_network(), rep, date,
+                    ctx.session,
+                    await ctx.runtime.road_network(),
+                    rep,
+                    date,
                     max_snap_m=ctx.runtime.settings.max_snap_distance_m,
                 )
                 await ctx.session.commit()
@@ -286,7 +289,11 @@ class DayPlanMutation:
         rep = await _target_rep(ctx, viewer, rep_id)
         try:
             record = await plan_day(
-                ctx.session, await ctx.runtime.road_network(), rep, date, _options(options),
+                ctx.session,
+                await ctx.runtime.road_network(),
+                rep,
+                date,
+                _options(options),
                 max_snap_m=ctx.runtime.settings.max_snap_distance_m,
             )
         except DayPlanError as exc:

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -27,9 +31,6 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
 )
-from redis.exceptions import RedisError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 
 log = logging.getLogger(__name__)
 DEFAULT_LIST_SIZE = 50
@@ -77,13 +78,15 @@ class MemoryBucket:
 _LUA = """
 local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
 local stamp = tonumber(redis.call('HGET', KEYS[1], 'stamp') or ARGV[1])
-local now, rate, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local capacity, cost = tonumber(ARGV[3]), tonumber(ARGV[4])
 level = math.max(0, level - (now - stamp) * rate)
 local allowed = 0
 if level + cost <= capacity then level = level + cost; allowed = 1 end
 redis.call('HSET', KEYS[1], 'level', tostring(level), 'stamp', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
-return {allowed, tostring(capacity - level), tostring(math.max(0, (level + cost - capacity) / rate))}
+local wait = math.max(0, (level + cost - capacity) / rate)
+return {allowed, tostring(capacity - level), tostring(wait)}
 """
 
 
@@ -313,7 +316,10 @@ def _retryable(error: GraphQLError) -> GraphQLError:
             return error  # parse/validation errors: the GraphQL spec's own messages
         code = "BAD_USER_INPUT" if isinstance(original, OverflowError) else "INTERNAL_SERVER_ERROR"
         return GraphQLError(
-            error.message, nodes=error.nodes, path=error.path, original_error=original,
+            error.message,
+            nodes=error.nodes,
+            path=error.path,
+            original_error=original,
             extensions={**(error.extensions or {}), "code": code},
         )
     return GraphQLError(

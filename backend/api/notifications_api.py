@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from sqlalchemy import and_, delete, func, select, update
@@ -43,8 +43,14 @@ class Notice:
         """View of a stored notification."""
         payload: Any = row.payload.get("payload", {})
         return cls(
-            id=strawberry.ID(str(row.seq)), cursor=row.seq, type=row.type, title=row.title,
-            body=row.body, payload=payload, created_at=row.created_at, read_at=row.read_at,
+            id=strawberry.ID(str(row.seq)),
+            cursor=row.seq,
+            type=row.type,
+            title=row.title,
+            body=row.body,
+            payload=payload,
+            created_at=row.created_at,
+            read_at=row.read_at,
             acknowledged_at=row.acknowledged_at,
         )
 
@@ -86,16 +92,20 @@ class NotificationsQuery:
         if after < 0:
             raise bad_input("after", "after must be a cursor ≥ 0")
         rows = (
-            await ctx.session.execute(
-                select(models.Notification)
-                .where(
-                    models.Notification.user_id == viewer.user_id,
-                    models.Notification.seq > after,
+            (
+                await ctx.session.execute(
+                    select(models.Notification)
+                    .where(
+                        models.Notification.user_id == viewer.user_id,
+                        models.Notification.seq > after,
+                    )
+                    .order_by(models.Notification.seq)
+                    .limit(first + 1)
                 )
-                .order_by(models.Notification.seq)
-                .limit(first + 1)
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         unread = await ctx.session.scalar(
             select(func.count()).where(
                 models.Notification.user_id == viewer.user_id,
@@ -139,7 +149,10 @@ class NotificationsQuery:
                 select(models.Notification, models.Rep.id, models.User.full_name)
                 .join(models.User, models.User.id == models.Notification.user_id)
                 .join(models.Rep, models.Rep.user_id == models.User.id)
-                .where(models.Notification.type == TERRITORY_CHANGED, models.Rep.team_id == alignment.team_id)
+                .where(
+                    models.Notification.type == TERRITORY_CHANGED,
+                    models.Rep.team_id == alignment.team_id,
+                )
                 .order_by(models.Notification.id)
             )
         ).all()
@@ -159,7 +172,9 @@ class NotificationsQuery:
 
 @strawberry.type
 class NotificationsMutation:
-    @strawberry.mutation(description="Mark the caller's notices up to a cursor as read; returns how many.")
+    @strawberry.mutation(
+        description="Mark the caller's notices up to a cursor as read; returns how many."
+    )
     async def mark_notifications_read(self, info: Info[Context, None], up_to: int) -> int:
         ctx = info.context
         viewer = ctx.require_viewer()
@@ -176,7 +191,9 @@ class NotificationsMutation:
         return int(getattr(result, "rowcount", 0) or 0)
 
     @strawberry.mutation(description="The rep confirms they have seen a territory change.")
-    async def acknowledge_territory_change(self, info: Info[Context, None], id: strawberry.ID) -> Notice:
+    async def acknowledge_territory_change(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> Notice:
         ctx = info.context
         viewer = ctx.require_viewer()
         row = await ctx.session.scalar(
@@ -203,7 +220,10 @@ class NotificationsMutation:
     ) -> bool:
         ctx = info.context
         viewer = ctx.require_viewer()
-        if not subscription.endpoint.startswith("https://") and not ctx.runtime.settings.environment == "test":
+        if (
+            not subscription.endpoint.startswith("https://")
+            and not ctx.runtime.settings.environment == "test"
+        ):
             raise bad_input("subscription.endpoint", "push endpoints must be https URLs")
         await ctx.session.execute(
             delete(models.PushSubscriptionRecord).where(
@@ -212,8 +232,10 @@ class NotificationsMutation:
         )
         ctx.session.add(
             models.PushSubscriptionRecord(
-                user_id=viewer.user_id, endpoint=subscription.endpoint,
-                p256dh=subscription.p256dh, auth=subscription.auth,
+                user_id=viewer.user_id,
+                endpoint=subscription.endpoint,
+                p256dh=subscription.p256dh,
+                auth=subscription.auth,
             )
         )
         await ctx.session.commit()
@@ -249,8 +271,13 @@ class NotificationsSubscription:
         async for item in messaging.hub.subscribe(str(viewer.user_id), after):
             title, body = _title_body(item.event)
             yield Notice(
-                id=strawberry.ID(str(item.cursor)), cursor=item.cursor,
-                type=item.event.type.value, title=title, body=body,
-                payload=dict(item.event.payload), created_at=item.event.occurred_at,
-                read_at=None, acknowledged_at=None,
+                id=strawberry.ID(str(item.cursor)),
+                cursor=item.cursor,
+                type=item.event.type.value,
+                title=title,
+                body=body,
+                payload=cast(Any, dict(item.event.payload)),
+                created_at=item.event.occurred_at,
+                read_at=None,
+                acknowledged_at=None,
             )

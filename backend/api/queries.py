@@ -18,7 +18,6 @@ from backend.api.types import (
 from backend.auth import policy
 from backend.db import models
 
-
 MAX_ID = 2**31 - 1  # INTEGER primary keys
 
 

@@ -19,14 +19,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from backend.api.accounts_api import AccountsQuery
+from backend.api.analytics_api import AnalyticsQuery
+from backend.api.dayplan_api import DayPlanMutation, DayPlanQuery
 from backend.api.limits import (
     CostLimiter,
     DatabaseUnavailable,
     load_trusted_documents,
     trusted_documents_only,
 )
-from backend.api.analytics_api import AnalyticsQuery
-from backend.api.dayplan_api import DayPlanMutation, DayPlanQuery
 from backend.api.map_api import MapQuery
 from backend.api.notifications_api import (
     NotificationsMutation,
@@ -52,8 +52,24 @@ def _is_expected(error: Exception) -> bool:
 OPERATIONS_DIR = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 
 # Each feature owns one module of fields; the schema merges them into one Query.
-Query = merge_types("Query", (CoreQuery, AccountsQuery, AnalyticsQuery, DayPlanQuery, MapQuery, TerritoriesQuery, NotificationsQuery))
-MUTATION_TYPES: tuple[type, ...] = (VisitsMutation, DayPlanMutation, TerritoriesMutation, NotificationsMutation)
+Query = merge_types(
+    "Query",
+    (
+        CoreQuery,
+        AccountsQuery,
+        AnalyticsQuery,
+        DayPlanQuery,
+        MapQuery,
+        TerritoriesQuery,
+        NotificationsQuery,
+    ),
+)
+MUTATION_TYPES: tuple[type, ...] = (
+    VisitsMutation,
+    DayPlanMutation,
+    TerritoriesMutation,
+    NotificationsMutation,
+)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

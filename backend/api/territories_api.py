@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from sqlalchemy import func, select
@@ -41,8 +41,12 @@ class Job:
         """View of a job row."""
         result: Any = job.result
         return cls(
-            id=strawberry.ID(job.id), kind=job.kind, state=job.state, progress=job.progress,
-            message=job.message, result=result,
+            id=strawberry.ID(job.id),
+            kind=job.kind,
+            state=job.state,
+            progress=job.progress,
+            message=job.message,
+            result=result,
         )
 
 
@@ -85,7 +89,9 @@ def _service_error(exc: TerritoryServiceError) -> Exception:
     return api_error(code, str(exc), field=exc.field, **exc.details)
 
 
-async def _alignment(ctx: Context, viewer: Viewer, raw_id: strawberry.ID, field: str = "id") -> models.Alignment:
+async def _alignment(
+    ctx: Context, viewer: Viewer, raw_id: strawberry.ID, field: str = "id"
+) -> models.Alignment:
     alignment = await ctx.session.scalar(
         select(models.Alignment).where(
             models.Alignment.id == parse_id(raw_id, field), policy.alignments_visible_to(viewer)
@@ -101,7 +107,9 @@ def _require_manager(viewer: Viewer, team_id: int) -> None:
         raise api_error(ErrorCode.FORBIDDEN, "only the team's managers may change territories")
 
 
-async def _territories_of(ctx: Context, alignment: models.Alignment, viewer: Viewer) -> list[Territory]:
+async def _territories_of(
+    ctx: Context, alignment: models.Alignment, viewer: Viewer
+) -> list[Territory]:
     counts = dict(
         (
             await ctx.session.execute(
@@ -124,7 +132,9 @@ async def _territories_of(ctx: Context, alignment: models.Alignment, viewer: Vie
 class TerritoriesQuery:
     @strawberry.field(description="Territories of the active alignment (or of alignmentId).")
     async def territories(
-        self, info: Info[Context, None], alignment_id: strawberry.ID | None = None,
+        self,
+        info: Info[Context, None],
+        alignment_id: strawberry.ID | None = None,
         team_id: strawberry.ID | None = None,
     ) -> list[Territory]:
         ctx = info.context
@@ -179,8 +189,8 @@ class TerritoriesQuery:
         return AlignmentComparison(
             a=Alignment.from_row(first),
             b=Alignment.from_row(second),
-            kpis_a=await alignment_kpis(ctx.session, first, net),
-            kpis_b=await alignment_kpis(ctx.session, second, net),
+            kpis_a=cast(Any, await alignment_kpis(ctx.session, first, net)),
+            kpis_b=cast(Any, await alignment_kpis(ctx.session, second, net)),
             moves=[
                 AccountMove(
                     account_id=strawberry.ID(str(m.account_id)),
@@ -236,7 +246,11 @@ class TerritoriesMutation:
         async def body(progress: Any) -> dict[str, Any]:
             async with runtime.sessionmaker() as session, session.begin():
                 alignment = await propose_alignment(
-                    session, net, team_id, proposal, created_by_id=viewer.user_id,
+                    session,
+                    net,
+                    team_id,
+                    proposal,
+                    created_by_id=viewer.user_id,
                     progress=progress,
                 )
                 return {"alignmentId": str(alignment.id), "kpis": alignment.kpis}
@@ -279,12 +293,19 @@ class TerritoriesMutation:
         if not moves:
             raise bad_input("moves", "give at least one move")
         pairs = [
-            (parse_id(m.account_id, f"moves[{i}].accountId"), parse_id(m.rep_id, f"moves[{i}].repId"))
+            (
+                parse_id(m.account_id, f"moves[{i}].accountId"),
+                parse_id(m.rep_id, f"moves[{i}].repId"),
+            )
             for i, m in enumerate(moves)
         ]
         try:
             await reassign_accounts(
-                ctx.session, alignment, pairs, note=note, tolerance=tolerance,
+                ctx.session,
+                alignment,
+                pairs,
+                note=note,
+                tolerance=tolerance,
                 allow_imbalance=allow_imbalance,
             )
         except TerritoryServiceError as exc:

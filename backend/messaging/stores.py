@@ -11,11 +11,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from notifications import Event, InboxItem, OutboxRow, PushSubscription
 from sqlalchemy import JSON, Integer, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.db.models import Notification, OutboxEvent, PushSubscriptionRecord
+from notifications import Event, InboxItem, OutboxRow, PushSubscription
 
 
 def _title_body(event: Event) -> tuple[str, str]:
@@ -45,8 +45,12 @@ def _batch_insert(insert: Any) -> Any:
     return (
         insert(Notification)
         .values(
-            user_id=uid, seq=next_seq, event_id=bindparam("p_eid"), type=bindparam("p_type"),
-            title=bindparam("p_title"), body=bindparam("p_body"),
+            user_id=uid,
+            seq=next_seq,
+            event_id=bindparam("p_eid"),
+            type=bindparam("p_type"),
+            title=bindparam("p_title"),
+            body=bindparam("p_body"),
             payload=bindparam("p_payload", type_=JSON),
         )
         .on_conflict_do_nothing()
@@ -120,8 +124,13 @@ class SqlInbox:
                 statement = (
                     insert(Notification)
                     .values(
-                        user_id=uid, seq=next_seq, event_id=event.id, type=event.type.value,
-                        title=title, body=body, payload=payload,
+                        user_id=uid,
+                        seq=next_seq,
+                        event_id=event.id,
+                        type=event.type.value,
+                        title=title,
+                        body=body,
+                        payload=payload,
                     )
                     .on_conflict_do_nothing()
                     .returning(Notification.seq)
@@ -155,10 +164,17 @@ class SqlInbox:
                 params = []
                 for uid, event in pending:
                     title, body = _title_body(event)
-                    params.append({
-                        "p_uid": uid, "p_uid_seq": uid, "p_eid": event.id, "p_type": event.type.value,
-                        "p_title": title, "p_body": body, "p_payload": event.to_dict(),
-                    })
+                    params.append(
+                        {
+                            "p_uid": uid,
+                            "p_uid_seq": uid,
+                            "p_eid": event.id,
+                            "p_type": event.type.value,
+                            "p_title": title,
+                            "p_body": body,
+                            "p_payload": event.to_dict(),
+                        }
+                    )
                 inserted = {
                     (uid, event_id): seq
                     for uid, event_id, seq in (await session.execute(statement, params)).tuples()

@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.messaging.stores import SqlInbox, SqlOutboxStore, SqlPushSubscriptions
+from backend.runtime import Runtime
 from notifications import (
     Deduplicator,
     EventBus,
@@ -29,9 +31,6 @@ from notifications import (
     VapidKeys,
     WebPushSender,
 )
-
-from backend.messaging.stores import SqlInbox, SqlOutboxStore, SqlPushSubscriptions
-from backend.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,9 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
         bus = InProcessBus()
         dedup = MemoryDeduplicator()
     push_store = SqlPushSubscriptions(runtime.sessionmaker)
-    push = WebPushSender(vapid_keys(runtime), on_gone=push_store.remove) if settings.web_push else None
+    push = (
+        WebPushSender(vapid_keys(runtime), on_gone=push_store.remove) if settings.web_push else None
+    )
     dispatcher = NotificationDispatcher(
         inbox, bus, dedup, push=push, push_store=push_store if push else None
     )

@@ -166,8 +166,12 @@ async def _load_inputs(
     scores = score_accounts(
         (
             AccountFacts(
-                id=a.id, potential=a.potential, tier=a.tier, engagement=a.engagement,
-                open_opportunities=a.open_opportunities, cadence_days=a.visit_cadence_days,
+                id=a.id,
+                potential=a.potential,
+                tier=a.tier,
+                engagement=a.engagement,
+                open_opportunities=a.open_opportunities,
+                cadence_days=a.visit_cadence_days,
                 last_visit_at=a.last_visit_at,
             )
             for a in accounts
@@ -217,9 +221,14 @@ def _rank(inputs: _Inputs, options: PlanOptions) -> tuple[list[Account], list[di
         for a in chosen[limit:]
     ]
     left += [
-        {"account_id": i, "name": by_id[i].name, "reason_code": "cancelled",
-         "reason": "cancelled for today"}
-        for i in sorted(excluded) if i in by_id
+        {
+            "account_id": i,
+            "name": by_id[i].name,
+            "reason_code": "cancelled",
+            "reason": "cancelled for today",
+        }
+        for i in sorted(excluded)
+        if i in by_id
     ]
     return chosen[:limit], left
 
@@ -254,7 +263,8 @@ def _solve_day(
     rep = inputs.rep
     if rep.home_lat is None or rep.home_lon is None:
         raise DayPlanError(
-            "the rep has no home base; set one before planning", field="rep.home",
+            "the rep has no home base; set one before planning",
+            field="rep.home",
             code="BAD_USER_INPUT",
         )
     left: list[dict[str, Any]] = []
@@ -280,17 +290,22 @@ def _solve_day(
             )
             placed.append(account)
         except PointOffNetworkError:
-            left.append({
-                "account_id": account.id, "name": account.name, "reason_code": "unreachable",
-                "reason": f"no road within {max_snap_m:.0f} m",
-            })
+            left.append(
+                {
+                    "account_id": account.id,
+                    "name": account.name,
+                    "reason_code": "unreachable",
+                    "reason": f"no road within {max_snap_m:.0f} m",
+                }
+            )
     offset = len(snaps) - len(placed)
     matrix = net.travel_matrix(snaps, snaps)
     shift_start = _seconds(options.shift_start or rep.work_start)
     shift_end = _seconds(options.shift_end or rep.work_end)
     if shift_end <= shift_start:
-        raise DayPlanError("the shift ends before it starts", field="options.shiftEnd",
-                           code="BAD_USER_INPUT")
+        raise DayPlanError(
+            "the shift ends before it starts", field="options.shiftEnd", code="BAD_USER_INPUT"
+        )
     lunch = Break(
         earliest_start=_seconds(options.lunch_earliest),
         latest_start=_seconds(options.lunch_latest),
@@ -298,7 +313,11 @@ def _solve_day(
     )
     breaks = [lunch] if options.lunch_minutes > 0 else []
     vehicle = Vehicle(
-        id="rep", start_location=0, end_location=0, shift_start=shift_start, shift_end=shift_end,
+        id="rep",
+        start_location=0,
+        end_location=0,
+        shift_start=shift_start,
+        shift_end=shift_end,
         breaks=breaks,
     )
     stops = []
@@ -325,7 +344,9 @@ def _solve_day(
     if position_index is not None and start_seconds is not None:
         progress = {
             "rep": VehicleProgress(
-                location=position_index, time=start_seconds, done=list(done),
+                location=position_index,
+                time=start_seconds,
+                done=list(done),
                 breaks_taken=breaks_taken,
             )
         }
@@ -378,27 +399,29 @@ def _document(
         previous_snap = snap
         visit_seconds += stop.end - stop.start
         wait_seconds += stop.wait
-        stops.append({
-            "sequence": len(stops) + 1,
-            "account_id": account.id,
-            "name": account.name,
-            "lat": account.lat,
-            "lon": account.lon,
-            "arrival": _clock(day, stop.arrival, tz),
-            "wait_seconds": stop.wait,
-            "start": _clock(day, stop.start, tz),
-            "end": _clock(day, stop.end, tz),
-            "start_s": stop.start,
-            "end_s": stop.end,
-            "leg_seconds": stop.leg_seconds,
-            "leg_metres": round(float(stop.leg_metres), 1),
-            "leg_polyline": path.polyline,
-            "hours_note": meta["hours_notes"].get(stop.stop_id),
-            "priority": round(inputs.scores[account.id].score, 1),
-            "reasons": list(inputs.scores[account.id].reasons),
-            "required": account.id in options.must_visit,
-            "status": "planned",
-        })
+        stops.append(
+            {
+                "sequence": len(stops) + 1,
+                "account_id": account.id,
+                "name": account.name,
+                "lat": account.lat,
+                "lon": account.lon,
+                "arrival": _clock(day, stop.arrival, tz),
+                "wait_seconds": stop.wait,
+                "start": _clock(day, stop.start, tz),
+                "end": _clock(day, stop.end, tz),
+                "start_s": stop.start,
+                "end_s": stop.end,
+                "leg_seconds": stop.leg_seconds,
+                "leg_metres": round(float(stop.leg_metres), 1),
+                "leg_polyline": path.polyline,
+                "hours_note": meta["hours_notes"].get(stop.stop_id),
+                "priority": round(inputs.scores[account.id].score, 1),
+                "reasons": list(inputs.scores[account.id].reasons),
+                "required": account.id in options.must_visit,
+                "status": "planned",
+            }
+        )
     home_path = net.route_path(previous_snap, snaps[0])
     chosen = len(route.stops)
     dropped = [
@@ -488,14 +511,25 @@ async def plan_day(
     """Plan ``day`` for ``rep_id`` from scratch and store it as a new version."""
     options = options or PlanOptions()
     if not 1 <= options.max_candidates <= 100:
-        raise DayPlanError("maxCandidates must be 1..100", field="options.maxCandidates",
-                           code="BAD_USER_INPUT")
+        raise DayPlanError(
+            "maxCandidates must be 1..100", field="options.maxCandidates", code="BAD_USER_INPUT"
+        )
     now = now or dt.datetime.now(dt.UTC)
     inputs = await _load_inputs(session, rep_id, now)
     candidates, left = _rank(inputs, options)
     solution, snaps, placed, unreachable, meta = await asyncio.to_thread(
-        _solve_infeasible_as_error, net, inputs, candidates, day, options, None, None, None, (),
-        0, max_snap_m,
+        _solve_infeasible_as_error,
+        net,
+        inputs,
+        candidates,
+        day,
+        options,
+        None,
+        None,
+        None,
+        (),
+        0,
+        max_snap_m,
     )
     plan = _document(
         net, inputs, day, solution, snaps, placed, unreachable + left, meta, options, [], "home"
@@ -536,8 +570,9 @@ async def replan_day(
     tz = ZoneInfo(plan["timezone"])
     local_at = at.astimezone(tz)
     if local_at.date() != day:
-        raise DayPlanError(f"'at' ({local_at.isoformat()}) is not on {day}", field="at",
-                           code="BAD_USER_INPUT")
+        raise DayPlanError(
+            f"'at' ({local_at.isoformat()}) is not on {day}", field="at", code="BAD_USER_INPUT"
+        )
     at_seconds = _seconds(local_at.time())
     visited = set(changes.done) | await _visited_today(session, rep_id, day, tz)
     planned_ids = [s["account_id"] for s in plan["stops"]]
@@ -549,8 +584,11 @@ async def replan_day(
     known = {a.id for a in inputs.accounts}
     missing = [i for i in changes.added if i not in known]
     if missing:
-        raise DayPlanError(f"accounts {missing} are not visible to this rep",
-                           field="changes.added", code="NOT_FOUND")
+        raise DayPlanError(
+            f"accounts {missing} are not visible to this rep",
+            field="changes.added",
+            code="NOT_FOUND",
+        )
     keep = [i for i in plan.get("candidates", planned_ids) if i not in visited and i not in exclude]
     keep_set = set(keep) | set(changes.added)
     by_id = {a.id: a for a in inputs.accounts}
@@ -559,21 +597,45 @@ async def replan_day(
         by_id[i] for i in keep if i in by_id and i not in changes.added
     ]
     left = [
-        {"account_id": i, "name": by_id[i].name, "reason_code": "cancelled",
-         "reason": "cancelled for today"}
-        for i in changes.cancelled if i in by_id
+        {
+            "account_id": i,
+            "name": by_id[i].name,
+            "reason_code": "cancelled",
+            "reason": "cancelled for today",
+        }
+        for i in changes.cancelled
+        if i in by_id
     ]
     previous_order = [str(i) for i in planned_ids if i in keep_set]
     breaks_taken = sum(
         1 for b in plan.get("breaks", []) if dt.datetime.fromisoformat(b["start"]) <= local_at
     )
     solution, snaps, placed, unreachable, meta = await asyncio.to_thread(
-        _solve_infeasible_as_error, net, inputs, candidates, day, options,
-        position, at_seconds, previous_order, (), breaks_taken, max_snap_m,
+        _solve_infeasible_as_error,
+        net,
+        inputs,
+        candidates,
+        day,
+        options,
+        position,
+        at_seconds,
+        previous_order,
+        (),
+        breaks_taken,
+        max_snap_m,
     )
     new_plan = _document(
-        net, inputs, day, solution, snaps, placed, unreachable + left, meta, options,
-        done_stops, "current position",
+        net,
+        inputs,
+        day,
+        solution,
+        snaps,
+        placed,
+        unreachable + left,
+        meta,
+        options,
+        done_stops,
+        "current position",
     )
     new_plan["replanned_at"] = local_at.isoformat()
     return await _store(session, rep_id, day, new_plan)

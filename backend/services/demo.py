@@ -47,11 +47,24 @@ def _segment(kind: str) -> str:
         return "hospitality"
     if key == "leisure":
         return "sports"
-    if key == "amenity" and value in {"school", "kindergarten", "college", "university",
-                                      "childcare", "music_school", "library"}:
+    if key == "amenity" and value in {
+        "school",
+        "kindergarten",
+        "college",
+        "university",
+        "childcare",
+        "music_school",
+        "library",
+    }:
         return "education"
-    if key == "amenity" and value in {"townhall", "post_office", "fire_station", "police",
-                                      "courthouse", "community_centre"}:
+    if key == "amenity" and value in {
+        "townhall",
+        "post_office",
+        "fire_station",
+        "police",
+        "courthouse",
+        "community_centre",
+    }:
         return "public"
     return {"shop": "retail", "office": "office", "craft": "craft", "healthcare": "healthcare"}.get(
         key, "other"
@@ -91,11 +104,7 @@ async def build_demo(
     rng = random.Random(seed)
     net = load_region(region_path, cache_dir=cache_dir)
     say(f"road network: {net.node_count} intersections")
-    businesses = [
-        b
-        for b in extract_businesses(region_path, institutions=True)
-        if b.name
-    ]
+    businesses = [b for b in extract_businesses(region_path, institutions=True) if b.name]
     businesses.sort(key=lambda b: b.osm_id)
     rng.shuffle(businesses)
     team = await get_or_create_team(session, DEMO_TEAM)
@@ -195,6 +204,7 @@ async def _design(
     net: object, accounts: list[Account], reps: list[Rep], say: Progress
 ) -> tuple[dict[int, int], dict[int, str], dict[str, object] | None]:
     """Balanced, compact territories over drive times, with their outlines and KPIs."""
+    from backend.services.territories import kpis_json
     from routing.territories import (
         DesignParams,
         RoadNetworkOracle,
@@ -203,8 +213,6 @@ async def _design(
         design_territories,
         territory_polygons,
     )
-
-    from backend.services.territories import kpis_json
 
     t_accounts = [
         TerritoryAccount(

@@ -6,10 +6,10 @@ change it describes, a crash between commit and publish loses nothing.
 
 from __future__ import annotations
 
-from notifications import Event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import OutboxEvent
+from notifications import Event
 
 
 def record_event(session: AsyncSession, event: Event) -> OutboxEvent:

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from notifications import AccountHandover, TerritoryChanged
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +28,7 @@ from backend.db.models import (
 )
 from backend.services.alignments import assignment_of, store_alignment
 from backend.services.outbox import record_event
+from notifications import AccountHandover, TerritoryChanged
 
 if TYPE_CHECKING:
     from routing.network import RoadNetwork
@@ -42,7 +42,11 @@ class TerritoryServiceError(Exception):
     """A request the territory service refuses; ``field`` names the input at fault."""
 
     def __init__(
-        self, message: str, *, field: str | None = None, code: str = "BAD_USER_INPUT",
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str = "BAD_USER_INPUT",
         details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
@@ -72,13 +76,9 @@ class ProposalParams:
                 "potentialTolerance must be 0.005..1", field="params.potentialTolerance"
             )
         if not 0.0 <= self.max_moved_share <= 1.0:
-            raise TerritoryServiceError(
-                "maxMovedShare must be 0..1", field="params.maxMovedShare"
-            )
+            raise TerritoryServiceError("maxMovedShare must be 0..1", field="params.maxMovedShare")
         if self.max_moved_per_rep is not None and self.max_moved_per_rep < 0:
-            raise TerritoryServiceError(
-                "maxMovedPerRep must be ≥ 0", field="params.maxMovedPerRep"
-            )
+            raise TerritoryServiceError("maxMovedPerRep must be ≥ 0", field="params.maxMovedPerRep")
 
 
 @dataclass
@@ -180,14 +180,19 @@ def _optimize(
     try:
         if params.mode == "design" or not current:
             return design_territories(
-                book.t_accounts, book.t_reps, oracle,
+                book.t_accounts,
+                book.t_reps,
+                oracle,
                 DesignParams(
                     tolerance=params.tolerance, potential_tolerance=params.potential_tolerance
                 ),
                 progress=progress,
             )
         return realign_territories(
-            book.t_accounts, book.t_reps, current, oracle,
+            book.t_accounts,
+            book.t_reps,
+            current,
+            oracle,
             RealignParams(
                 tolerance=params.tolerance,
                 potential_tolerance=params.potential_tolerance,
@@ -202,8 +207,9 @@ def _optimize(
             for key, value in vars(exc).items()
             if isinstance(value, (str, int, float)) and not key.startswith("_")
         }
-        raise TerritoryServiceError(str(exc), field="params", code="INFEASIBLE",
-                                    details=details) from exc
+        raise TerritoryServiceError(
+            str(exc), field="params", code="INFEASIBLE", details=details
+        ) from exc
 
 
 async def propose_alignment(
@@ -297,7 +303,8 @@ async def commit_alignment(
     if alignment.state is not AlignmentState.DRAFT:
         raise TerritoryServiceError(
             f"alignment {alignment.id} is {alignment.state.value}; only drafts can be committed",
-            field="id", code="CONFLICT",
+            field="id",
+            code="CONFLICT",
         )
     if effective_date < today:
         raise TerritoryServiceError(
@@ -342,8 +349,9 @@ async def _record_territory_changes(
     gained: dict[int, list[AccountHandover]] = defaultdict(list)
     lost: dict[int, list[AccountHandover]] = defaultdict(list)
     for move in moves:
-        handover = AccountHandover(str(move.account_id), move.account_name,
-                                   note=notes.get(move.account_id) or "")
+        handover = AccountHandover(
+            str(move.account_id), move.account_name, note=notes.get(move.account_id) or ""
+        )
         if move.to_rep_id is not None:
             gained[move.to_rep_id].append(handover)
         if move.from_rep_id is not None:
@@ -352,16 +360,12 @@ async def _record_territory_changes(
     if not reps:
         return []
     users = dict(
-        (await session.execute(select(Rep.id, Rep.user_id).where(Rep.id.in_(reps))))
-        .tuples()
-        .all()
+        (await session.execute(select(Rep.id, Rep.user_id).where(Rep.id.in_(reps)))).tuples().all()
     )
     territories = dict(
         (
             await session.execute(
-                select(Territory.rep_id, Territory.id).where(
-                    Territory.alignment_id == current.id
-                )
+                select(Territory.rep_id, Territory.id).where(Territory.alignment_id == current.id)
             )
         )
         .tuples()
@@ -387,15 +391,19 @@ async def _record_territory_changes(
 async def activate_due_alignments(session: AsyncSession, today: dt.date) -> list[int]:
     """Activate every scheduled alignment whose effective date has come (oldest first)."""
     due = (
-        await session.execute(
-            select(Alignment)
-            .where(
-                Alignment.state == AlignmentState.SCHEDULED, Alignment.effective_date <= today
+        (
+            await session.execute(
+                select(Alignment)
+                .where(
+                    Alignment.state == AlignmentState.SCHEDULED, Alignment.effective_date <= today
+                )
+                .order_by(Alignment.effective_date, Alignment.id)
+                .with_for_update(skip_locked=True)  # several API processes run this loop
             )
-            .order_by(Alignment.effective_date, Alignment.id)
-            .with_for_update(skip_locked=True)  # several API processes run this loop
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for alignment in due:
         await activate_alignment(session, alignment)
     return [a.id for a in due]
@@ -413,15 +421,14 @@ async def reassign_accounts(
     """Hand edits on a draft: move accounts to reps, then check the workload balance."""
     if alignment.state is not AlignmentState.DRAFT:
         raise TerritoryServiceError(
-            "only draft alignments can be edited; propose a new version", field="alignmentId",
+            "only draft alignments can be edited; propose a new version",
+            field="alignmentId",
             code="CONFLICT",
         )
     territory_of_rep = dict(
         (
             await session.execute(
-                select(Territory.rep_id, Territory.id).where(
-                    Territory.alignment_id == alignment.id
-                )
+                select(Territory.rep_id, Territory.id).where(Territory.alignment_id == alignment.id)
             )
         )
         .tuples()
@@ -431,23 +438,23 @@ async def reassign_accounts(
         row.account_id: row
         for row in (
             await session.execute(
-                select(TerritoryAssignment).where(
-                    TerritoryAssignment.alignment_id == alignment.id
-                )
+                select(TerritoryAssignment).where(TerritoryAssignment.alignment_id == alignment.id)
             )
         ).scalars()
     }
     for index, (account_id, rep_id) in enumerate(moves):
         if rep_id not in territory_of_rep:
             raise TerritoryServiceError(
-                f"rep {rep_id} has no territory in this alignment", field=f"moves[{index}].repId",
+                f"rep {rep_id} has no territory in this alignment",
+                field=f"moves[{index}].repId",
                 code="NOT_FOUND",
             )
         row = assignments.get(account_id)
         if row is None:
             raise TerritoryServiceError(
                 f"account {account_id} is not in this alignment",
-                field=f"moves[{index}].accountId", code="NOT_FOUND",
+                field=f"moves[{index}].accountId",
+                code="NOT_FOUND",
             )
         row.territory_id = territory_of_rep[rep_id]
         row.handover_note = note
@@ -468,7 +475,8 @@ async def reassign_accounts(
         raise TerritoryServiceError(
             f"territory of rep {worst[0]} would be {worst[1]:.1%} off the mean workload "
             f"(tolerance {tolerance:.0%}); pass allowImbalance to keep it anyway",
-            field="moves", code="INFEASIBLE",
+            field="moves",
+            code="INFEASIBLE",
             details={"repId": worst[0], "deviation": round(worst[1], 4)},
         )
     kpis = dict(alignment.kpis or {})

@@ -42,7 +42,9 @@ def private_redis() -> Iterator[RedisServer]:
 
 
 @pytest.mark.timeout(120)
-def test_subscriber_on_one_process_hears_a_commit_made_on_another(settings: Settings, private_redis: RedisServer) -> None:
+def test_subscriber_on_one_process_hears_a_commit_made_on_another(
+    settings: Settings, private_redis: RedisServer
+) -> None:
     shared = settings.model_copy(update={"redis_url": private_redis.url})
     world = asyncio.run(_seed(shared))
     draft = _swap_draft(shared, world, world.accounts["a1"][:1], "cross-process")
@@ -52,16 +54,22 @@ def test_subscriber_on_one_process_hears_a_commit_made_on_another(settings: Sett
         with process_a.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             _subscribe(ws, rep, 0)
             time.sleep(0.3)  # let process A's pub/sub reader subscribe before B announces
-            committed = _gql(process_b, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat())
+            committed = _gql(
+                process_b, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat()
+            )
             assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
             notice = _next_notice(ws)
-            assert [int(a["account_id"]) for a in notice["payload"]["lost"]] == world.accounts["a1"][:1]
+            assert [int(a["account_id"]) for a in notice["payload"]["lost"]] == world.accounts[
+                "a1"
+            ][:1]
         inbox = _inbox_with(process_a, rep, 1)
         assert len(inbox["items"]) == 1  # delivered once although two dispatchers consume
 
 
 @pytest.mark.timeout(180)
-def test_commit_succeeds_while_redis_is_down_and_the_notice_arrives_once_after(settings: Settings, private_redis: RedisServer) -> None:
+def test_commit_succeeds_while_redis_is_down_and_the_notice_arrives_once_after(
+    settings: Settings, private_redis: RedisServer
+) -> None:
     shared = settings.model_copy(update={"redis_url": private_redis.url})
     world = asyncio.run(_seed(shared))
     draft = _swap_draft(shared, world, world.accounts["a1"][:2], "during outage")
@@ -75,12 +83,19 @@ def test_commit_succeeds_while_redis_is_down_and_the_notice_arrives_once_after(s
         accounts = _gql(client, rep, "{ myAccounts(first: 10) { totalCount } }")
         assert accounts["data"]["myAccounts"]["totalCount"] == 1
         time.sleep(1.0)
-        assert _gql(client, rep, "{ notifications { items { id } } }")["data"]["notifications"]["items"] == []
+        assert (
+            _gql(client, rep, "{ notifications { items { id } } }")["data"]["notifications"][
+                "items"
+            ]
+            == []
+        )
         # ... and once Redis is back, the notice is delivered exactly once.
         private_redis.start()
         inbox = _inbox_with(client, rep, 1)
         time.sleep(1.5)  # room for a duplicate to show up if the relay published twice
         inbox = _inbox_with(client, rep, 1)
         assert len(inbox["items"]) == 1
-        lost = _gql(client, rep, "{ notifications { items { payload } } }")["data"]["notifications"]["items"][0]["payload"]["lost"]
+        lost = _gql(client, rep, "{ notifications { items { payload } } }")["data"][
+            "notifications"
+        ]["items"][0]["payload"]["lost"]
         assert sorted(int(a["account_id"]) for a in lost) == sorted(world.accounts["a1"][:2])

@@ -29,9 +29,16 @@ MONDAY = dt.date(2026, 11, 23)
 VADUZ_HOME = (47.1410, 9.5209)
 # Real points in Vaduz/Schaan, all next to drivable roads.
 POINTS = [
-    (47.1395, 9.5230), (47.1440, 9.5195), (47.1480, 9.5170), (47.1365, 9.5245),
-    (47.1520, 9.5150), (47.1600, 9.5110), (47.1655, 9.5085), (47.1330, 9.5190),
-    (47.1290, 9.5220), (47.1700, 9.5080),
+    (47.1395, 9.5230),
+    (47.1440, 9.5195),
+    (47.1480, 9.5170),
+    (47.1365, 9.5245),
+    (47.1520, 9.5150),
+    (47.1600, 9.5110),
+    (47.1655, 9.5085),
+    (47.1330, 9.5190),
+    (47.1290, 9.5220),
+    (47.1700, 9.5080),
 ]
 PASSWORD = "pw-for-dayplan-tests"
 
@@ -50,21 +57,62 @@ async def _seed(runtime: Runtime, hours: dict[int, str] | None = None) -> dict[s
     async with runtime.sessionmaker() as session, session.begin():
         team = await get_or_create_team(session, "Plan Team")
         other = await get_or_create_team(session, "Other Team")
-        user = await create_user(session, email="rep@p.test", password=PASSWORD, full_name="Rep P", role=Role.REP, team=team)
-        rep = await create_rep(session, user=user, team=team, home=VADUZ_HOME, work_start=dt.time(8), work_end=dt.time(17))
-        await create_user(session, email="boss@p.test", password=PASSWORD, full_name="Boss", role=Role.MANAGER, team=team)
-        await create_user(session, email="stranger@p.test", password=PASSWORD, full_name="Stranger", role=Role.MANAGER, team=other)
+        user = await create_user(
+            session,
+            email="rep@p.test",
+            password=PASSWORD,
+            full_name="Rep P",
+            role=Role.REP,
+            team=team,
+        )
+        rep = await create_rep(
+            session,
+            user=user,
+            team=team,
+            home=VADUZ_HOME,
+            work_start=dt.time(8),
+            work_end=dt.time(17),
+        )
+        await create_user(
+            session,
+            email="boss@p.test",
+            password=PASSWORD,
+            full_name="Boss",
+            role=Role.MANAGER,
+            team=team,
+        )
+        await create_user(
+            session,
+            email="stranger@p.test",
+            password=PASSWORD,
+            full_name="Stranger",
+            role=Role.MANAGER,
+            team=other,
+        )
         for i, (lat, lon) in enumerate(POINTS):
             account = Account(
-                external_id=f"p{i}", team_id=team.id, name=f"Shop {i}", lat=lat, lon=lon,
-                location=(lat, lon), visit_duration_min=30, visit_cadence_days=30,
-                opening_hours=hours.get(i), potential=10_000.0 * (i + 1),
+                external_id=f"p{i}",
+                team_id=team.id,
+                name=f"Shop {i}",
+                lat=lat,
+                lon=lon,
+                location=(lat, lon),
+                visit_duration_min=30,
+                visit_cadence_days=30,
+                opening_hours=hours.get(i),
+                potential=10_000.0 * (i + 1),
                 last_visit_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
             )
             session.add(account)
             await session.flush()
             ids.append(account.id)
-        await store_alignment(session, team_id=team.id, name="v1", rep_of_account={a: rep.id for a in ids}, state=AlignmentState.ACTIVE)
+        await store_alignment(
+            session,
+            team_id=team.id,
+            name="v1",
+            rep_of_account=dict.fromkeys(ids, rep.id),
+            state=AlignmentState.ACTIVE,
+        )
     return {"rep": rep.id, "accounts": ids}
 
 
@@ -77,7 +125,9 @@ def _check_consistent(plan: dict[str, Any]) -> None:
         end = dt.datetime.fromisoformat(stop["end"])
         assert arrival + dt.timedelta(seconds=stop["wait_seconds"]) == start
         assert (end - start) == dt.timedelta(minutes=30)
-        assert arrival >= previous_end + dt.timedelta(seconds=stop["leg_seconds"]) - dt.timedelta(seconds=1)
+        assert arrival >= previous_end + dt.timedelta(seconds=stop["leg_seconds"]) - dt.timedelta(
+            seconds=1
+        )
         assert stop["leg_polyline"]
         previous_end = end
     totals = plan["totals"]
@@ -85,8 +135,12 @@ def _check_consistent(plan: dict[str, Any]) -> None:
     assert totals["windshield_ratio"] == pytest.approx(totals["drive_seconds"] / busy, abs=1e-4)
 
 
-async def test_plan_respects_opening_hours_and_explains_every_left_out_account(runtime: Runtime) -> None:
-    world = await _seed(runtime, hours={0: "Tu-Fr 08:00-18:00", 1: "Mo 14:00-17:00", 2: "not a valid expression"})
+async def test_plan_respects_opening_hours_and_explains_every_left_out_account(
+    runtime: Runtime,
+) -> None:
+    world = await _seed(
+        runtime, hours={0: "Tu-Fr 08:00-18:00", 1: "Mo 14:00-17:00", 2: "not a valid expression"}
+    )
     net = await runtime.road_network()
     async with runtime.sessionmaker() as session:
         record = await plan_day(session, net, world["rep"], MONDAY, PlanOptions(max_candidates=10))
@@ -99,8 +153,14 @@ async def test_plan_respects_opening_hours_and_explains_every_left_out_account(r
     assert not set(planned) & set(dropped)
     assert dropped[world["accounts"][0]]["reason"] == "closed on Mondays"
     monday_afternoon = planned[world["accounts"][1]]
-    assert monday_afternoon["start"] >= "2026-11-23T14:00" and monday_afternoon["end"] <= "2026-11-23T17:00"
-    assert any(n.startswith("Shop 2: opening hours unparseable") and "assumed open" in n for n in plan["notes"])
+    assert (
+        monday_afternoon["start"] >= "2026-11-23T14:00"
+        and monday_afternoon["end"] <= "2026-11-23T17:00"
+    )
+    assert any(
+        n.startswith("Shop 2: opening hours unparseable") and "assumed open" in n
+        for n in plan["notes"]
+    )
     assert len(plan["breaks"]) == 1 and "11:30" <= plan["breaks"][0]["start"][11:16] <= "14:00"
     assert plan["version"] == 1
 
@@ -134,7 +194,9 @@ async def test_must_visit_that_cannot_fit_is_a_specific_error(runtime: Runtime) 
     net = await runtime.road_network()
     async with runtime.sessionmaker() as session:
         with pytest.raises(DayPlanError) as info:
-            await plan_day(session, net, world["rep"], MONDAY, PlanOptions(must_visit=(world["accounts"][3],)))
+            await plan_day(
+                session, net, world["rep"], MONDAY, PlanOptions(must_visit=(world["accounts"][3],))
+            )
     assert str(world["accounts"][3]) in str(info.value) or "Shop 3" in str(info.value)
     assert info.value.field == "options.mustVisit"
 
@@ -144,7 +206,11 @@ async def test_account_far_from_roads_is_left_out_with_its_reason(runtime: Runti
     far = world["accounts"][5]
     async with runtime.sessionmaker() as session, session.begin():
         # Up on the Alpine slopes east of Vaduz, far from any drivable road of the extract.
-        await session.execute(update(Account).where(Account.id == far).values(lat=47.1450, lon=9.6300, location=(47.1450, 9.6300)))
+        await session.execute(
+            update(Account)
+            .where(Account.id == far)
+            .values(lat=47.1450, lon=9.6300, location=(47.1450, 9.6300))
+        )
     net = await runtime.road_network()
     async with runtime.sessionmaker() as session:
         plan = (await plan_day(session, net, world["rep"], MONDAY)).plan
@@ -156,19 +222,33 @@ async def test_replan_fixes_done_visits_drops_cancelled_and_keeps_order(runtime:
     world = await _seed(runtime)
     net = await runtime.road_network()
     async with runtime.sessionmaker() as session:
-        morning = dict((await plan_day(session, net, world["rep"], MONDAY, PlanOptions(max_candidates=8))).plan)
+        morning = dict(
+            (await plan_day(session, net, world["rep"], MONDAY, PlanOptions(max_candidates=8))).plan
+        )
         order = [s["account_id"] for s in morning["stops"]]
         assert len(order) >= 5
         done, cancelled = order[:2], order[3]
         at = dt.datetime.fromisoformat(morning["stops"][1]["end"])
         position = Position(morning["stops"][1]["lat"], morning["stops"][1]["lon"])
         urgent = next(a for a in world["accounts"] if a not in order)
-        noon = (await replan_day(session, net, world["rep"], MONDAY, position, at, PlanChanges(done=tuple(done), cancelled=(cancelled,), added=(urgent,)))).plan
+        noon = (
+            await replan_day(
+                session,
+                net,
+                world["rep"],
+                MONDAY,
+                position,
+                at,
+                PlanChanges(done=tuple(done), cancelled=(cancelled,), added=(urgent,)),
+            )
+        ).plan
     _check_consistent({**noon, "stops": noon["stops"][2:], "departure": noon["replanned_at"]})
     new_order = [s["account_id"] for s in noon["stops"]]
     assert new_order[:2] == done and [s["status"] for s in noon["stops"][:2]] == ["done", "done"]
     assert cancelled not in new_order
-    assert any(d["account_id"] == cancelled and d["reason_code"] == "cancelled" for d in noon["dropped"])
+    assert any(
+        d["account_id"] == cancelled and d["reason_code"] == "cancelled" for d in noon["dropped"]
+    )
     assert urgent in new_order
     untouched = [a for a in order[2:] if a != cancelled]
     kept = [a for a in new_order if a in untouched]
@@ -199,12 +279,22 @@ async def test_graphql_replan_rejects_bad_input(api: Api, runtime: Runtime) -> N
     mutation = "mutation($p: PositionInput!, $at: DateTime!) { replanMyDay(position: $p, at: $at) { version } }"
     off_map = await api.gql(mutation, p={"lat": 47.0, "lon": 12.0}, at="2026-11-23T10:00:00+01:00")
     assert off_map["errors"][0]["extensions"]["field"] == "position"  # type: ignore[index]
-    out_of_range = await api.gql(mutation, p={"lat": 95.0, "lon": 9.5}, at="2026-11-23T10:00:00+01:00")
-    assert out_of_range["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "position.lat"}  # type: ignore[index]
+    out_of_range = await api.gql(
+        mutation, p={"lat": 95.0, "lon": 9.5}, at="2026-11-23T10:00:00+01:00"
+    )
+    assert out_of_range["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "position.lat",
+    }  # type: ignore[index]
     naive = await api.gql(mutation, p={"lat": 47.14, "lon": 9.52}, at="2026-11-23T10:00:00")
     assert naive["errors"][0]["extensions"]["field"] == "at"  # type: ignore[index]
-    plan_bad = await api.gql("mutation { planMyDay(date: \"2026-11-23\", options: {maxCandidates: 500}) { version } }")
-    assert plan_bad["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "options.maxCandidates"}  # type: ignore[index]
+    plan_bad = await api.gql(
+        'mutation { planMyDay(date: "2026-11-23", options: {maxCandidates: 500}) { version } }'
+    )
+    assert plan_bad["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "options.maxCandidates",
+    }  # type: ignore[index]
 
 
 async def test_two_first_requests_for_the_same_day_get_one_plan(api: Api, runtime: Runtime) -> None:
@@ -214,6 +304,8 @@ async def test_two_first_requests_for_the_same_day_get_one_plan(api: Api, runtim
     await _seed(runtime)
     await api.login("rep@p.test", PASSWORD)
     query = "query($d: Date!) { myDay(date: $d) { version stops { accountId } } }"
-    first, second = await asyncio.gather(api.gql(query, d=MONDAY.isoformat()), api.gql(query, d=MONDAY.isoformat()))
+    first, second = await asyncio.gather(
+        api.gql(query, d=MONDAY.isoformat()), api.gql(query, d=MONDAY.isoformat())
+    )
     assert "errors" not in first and "errors" not in second, (first, second)
     assert first["data"]["myDay"] == second["data"]["myDay"]  # type: ignore[index]

@@ -34,7 +34,8 @@ def _login(client: TestClient, email: str, password: str) -> str:
 
 def _gql(client: TestClient, token: str, query: str, **variables: Any) -> dict[str, Any]:
     response = client.post(
-        "/graphql", json={"query": query, "variables": variables},
+        "/graphql",
+        json={"query": query, "variables": variables},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 200, response.text
@@ -49,11 +50,14 @@ def _swap_draft(settings: Settings, world: World, moved: list[int], name: str) -
         runtime = Runtime.create(settings)
         try:
             async with runtime.sessionmaker() as session, session.begin():
-                rep_of = {a: world.reps["a1"] for a in world.accounts["a1"]}
-                rep_of |= {a: world.reps["a2"] for a in world.accounts["a2"]}
-                rep_of |= {a: world.reps["a2"] for a in moved}
+                rep_of = dict.fromkeys(world.accounts["a1"], world.reps["a1"])
+                rep_of |= dict.fromkeys(world.accounts["a2"], world.reps["a2"])
+                rep_of |= dict.fromkeys(moved, world.reps["a2"])
                 draft = await store_alignment(
-                    session, team_id=world.teams["A"], name=name, rep_of_account=rep_of,
+                    session,
+                    team_id=world.teams["A"],
+                    name=name,
+                    rep_of_account=rep_of,
                     state=AlignmentState.DRAFT,
                 )
                 return draft.id
@@ -84,7 +88,13 @@ def _next_notice(ws: Any) -> dict[str, Any]:
 def _subscribe(ws: Any, token: str, after: int) -> None:
     ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
     assert ws.receive_json()["type"] == "connection_ack"
-    ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"after": after}}})
+    ws.send_json(
+        {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": SUBSCRIBE, "variables": {"after": after}},
+        }
+    )
 
 
 @pytest.mark.timeout(120)
@@ -102,28 +112,55 @@ def test_rep_hears_realignment_live_resumes_by_cursor_and_acknowledges(settings:
             assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
             notice = _next_notice(ws)
             assert notice["type"] == "territory.changed.v1"
-            assert [int(a["account_id"]) for a in notice["payload"]["lost"]] == world.accounts["a1"][:1]
+            assert [int(a["account_id"]) for a in notice["payload"]["lost"]] == world.accounts[
+                "a1"
+            ][:1]
             assert notice["payload"]["gained"] == []
             seen_cursor = notice["cursor"]
         # Offline while the next change happens ...
         second = _swap_draft(settings, world, world.accounts["a1"][:2], "move two")
-        assert _gql(client, manager, COMMIT, id=str(second), d=today)["data"]["commitAlignment"]["state"] == "ACTIVE"
+        assert (
+            _gql(client, manager, COMMIT, id=str(second), d=today)["data"]["commitAlignment"][
+                "state"
+            ]
+            == "ACTIVE"
+        )
         inbox = _inbox_with(client, rep, 2)
-        assert [i["cursor"] for i in inbox["items"]][0] == seen_cursor
+        assert next(i["cursor"] for i in inbox["items"]) == seen_cursor
         assert len(inbox["items"]) == 2 and inbox["unread"] == 2
         # ... and back: resuming from the last cursor replays exactly what was missed.
         with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             _subscribe(ws, rep, seen_cursor)
             missed = _next_notice(ws)
             assert missed["cursor"] == inbox["items"][1]["cursor"]
-            assert [int(a["account_id"]) for a in missed["payload"]["lost"]] == world.accounts["a1"][1:2]
+            assert [int(a["account_id"]) for a in missed["payload"]["lost"]] == world.accounts[
+                "a1"
+            ][1:2]
         # Reps of other teams hear nothing; the acknowledgement reaches the manager.
-        assert _gql(client, other_rep, "{ notifications { items { id } } }")["data"]["notifications"]["items"] == []
-        ack = _gql(client, rep, "mutation($id: ID!) { acknowledgeTerritoryChange(id: $id) { acknowledgedAt } }", id=inbox["items"][1]["id"])
+        assert (
+            _gql(client, other_rep, "{ notifications { items { id } } }")["data"]["notifications"][
+                "items"
+            ]
+            == []
+        )
+        ack = _gql(
+            client,
+            rep,
+            "mutation($id: ID!) { acknowledgeTerritoryChange(id: $id) { acknowledgedAt } }",
+            id=inbox["items"][1]["id"],
+        )
         assert ack["data"]["acknowledgeTerritoryChange"]["acknowledgedAt"]
-        acks = _gql(client, manager, "query($a: ID!) { territoryAcknowledgements(alignmentId: $a) { repId acknowledgedAt } }", a=str(second))
+        acks = _gql(
+            client,
+            manager,
+            "query($a: ID!) { territoryAcknowledgements(alignmentId: $a) { repId acknowledgedAt } }",
+            a=str(second),
+        )
         rows = acks["data"]["territoryAcknowledgements"]
-        assert {r["repId"]: bool(r["acknowledgedAt"]) for r in rows} == {str(world.reps["a1"]): True, str(world.reps["a2"]): False}
+        assert {r["repId"]: bool(r["acknowledgedAt"]) for r in rows} == {
+            str(world.reps["a1"]): True,
+            str(world.reps["a2"]): False,
+        }
 
 
 @pytest.mark.timeout(60)
@@ -131,7 +168,9 @@ def test_websocket_without_a_valid_token_is_refused(settings: Settings) -> None:
     asyncio.run(_seed(settings))
     with TestClient(create_app(settings)) as client:
         with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
-            ws.send_json({"type": "connection_init", "payload": {"authorization": "Bearer not-a-token"}})
+            ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": "Bearer not-a-token"}}
+            )
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
         assert closed.value.code == 4403

@@ -26,24 +26,79 @@ async def _seed(runtime: Runtime, skewed: bool = True) -> dict[str, Any]:
     async with runtime.sessionmaker() as session, session.begin():
         team = await get_or_create_team(session, "North")
         other = await get_or_create_team(session, "South")
-        await create_user(session, email="boss@t.test", password=PW, full_name="Boss", role=Role.MANAGER, team=team)
-        await create_user(session, email="other@t.test", password=PW, full_name="Other", role=Role.MANAGER, team=other)
+        await create_user(
+            session,
+            email="boss@t.test",
+            password=PW,
+            full_name="Boss",
+            role=Role.MANAGER,
+            team=team,
+        )
+        await create_user(
+            session,
+            email="other@t.test",
+            password=PW,
+            full_name="Other",
+            role=Role.MANAGER,
+            team=other,
+        )
         reps = []
         for i in range(3):
             node = nodes[30 + i]
-            user = await create_user(session, email=f"rep{i}@t.test", password=PW, full_name=f"Rep {i}", role=Role.REP, team=team)
-            reps.append(await create_rep(session, user=user, team=team, home=(float(net.node_lat[node]), float(net.node_lon[node]))))
+            user = await create_user(
+                session,
+                email=f"rep{i}@t.test",
+                password=PW,
+                full_name=f"Rep {i}",
+                role=Role.REP,
+                team=team,
+            )
+            reps.append(
+                await create_rep(
+                    session,
+                    user=user,
+                    team=team,
+                    home=(float(net.node_lat[node]), float(net.node_lon[node])),
+                )
+            )
         ids = []
         for i, node in enumerate(nodes[:30]):
             lat, lon = float(net.node_lat[node]), float(net.node_lon[node])
-            account = Account(external_id=f"n{i}", team_id=team.id, name=f"Account {i:02d}", lat=lat, lon=lon, location=(lat, lon), potential=1000.0, visit_cadence_days=30, visit_duration_min=30)
+            account = Account(
+                external_id=f"n{i}",
+                team_id=team.id,
+                name=f"Account {i:02d}",
+                lat=lat,
+                lon=lon,
+                location=(lat, lon),
+                potential=1000.0,
+                visit_cadence_days=30,
+                visit_duration_min=30,
+            )
             session.add(account)
             await session.flush()
             ids.append(account.id)
         # 20 / 5 / 5: far out of balance, so a realignment must move accounts.
-        owners = [reps[0].id] * 20 + [reps[1].id] * 5 + [reps[2].id] * 5 if skewed else [reps[i % 3].id for i in range(30)]
-        active = await store_alignment(session, team_id=team.id, name="v1", rep_of_account=dict(zip(ids, owners, strict=True)), state=AlignmentState.ACTIVE)
-    return {"team": team.id, "other": other.id, "reps": [r.id for r in reps], "users": [r.user_id for r in reps], "accounts": ids, "active": active.id}
+        owners = (
+            [reps[0].id] * 20 + [reps[1].id] * 5 + [reps[2].id] * 5
+            if skewed
+            else [reps[i % 3].id for i in range(30)]
+        )
+        active = await store_alignment(
+            session,
+            team_id=team.id,
+            name="v1",
+            rep_of_account=dict(zip(ids, owners, strict=True)),
+            state=AlignmentState.ACTIVE,
+        )
+    return {
+        "team": team.id,
+        "other": other.id,
+        "reps": [r.id for r in reps],
+        "users": [r.user_id for r in reps],
+        "accounts": ids,
+        "active": active.id,
+    }
 
 
 PROPOSE = "mutation($p: ProposeAlignmentInput!) { proposeAlignment(params: $p) { id state } }"
@@ -61,16 +116,22 @@ async def _propose(api: Api, runtime: Runtime, team: int, **params: Any) -> dict
     return job  # type: ignore[no-any-return]
 
 
-async def test_realignment_flow_notifies_exactly_the_reps_who_change(api: Api, runtime: Runtime) -> None:
+async def test_realignment_flow_notifies_exactly_the_reps_who_change(
+    api: Api, runtime: Runtime
+) -> None:
     world = await _seed(runtime)
     await api.login("boss@t.test", PW)
-    job = await _propose(api, runtime, world["team"], mode="realign", name="rebalance", maxMovedShare=0.6)
+    job = await _propose(
+        api, runtime, world["team"], mode="realign", name="rebalance", maxMovedShare=0.6
+    )
     assert job["state"] == "done", job
     draft = int(job["result"]["alignmentId"])
     kpis = job["result"]["kpis"]
     assert kpis["workload_max_deviation"] <= 0.05
 
-    comparison = (await api.gql(COMPARE, a=str(world["active"]), b=str(draft)))["data"]["compareAlignments"]  # type: ignore[index]
+    comparison = (await api.gql(COMPARE, a=str(world["active"]), b=str(draft)))["data"][
+        "compareAlignments"
+    ]  # type: ignore[index]
     assert comparison["kpisA"]["workload_max_deviation"] > 0.5
     async with runtime.sessionmaker() as session:
         before = await assignment_of(session, world["active"])
@@ -83,9 +144,19 @@ async def test_realignment_flow_notifies_exactly_the_reps_who_change(api: Api, r
     committed = await api.gql(COMMIT, id=str(draft), d=today.isoformat())
     assert committed["data"]["commitAlignment"]["state"] == "ACTIVE"  # type: ignore[index]
     async with runtime.sessionmaker() as session:
-        states = {a.id: a.state for a in (await session.execute(select(__import__("backend.db.models", fromlist=["Alignment"]).Alignment))).scalars()}
+        states = {
+            a.id: a.state
+            for a in (
+                await session.execute(
+                    select(__import__("backend.db.models", fromlist=["Alignment"]).Alignment)
+                )
+            ).scalars()
+        }
         events = (await session.execute(select(OutboxEvent))).scalars().all()
-    assert states[world["active"]] is AlignmentState.ARCHIVED and states[draft] is AlignmentState.ACTIVE
+    assert (
+        states[world["active"]] is AlignmentState.ARCHIVED
+        and states[draft] is AlignmentState.ACTIVE
+    )
     gained_by_rep: dict[str, set[int]] = {}
     lost_by_rep: dict[str, set[int]] = {}
     for event in events:
@@ -112,7 +183,9 @@ async def test_realigning_a_balanced_plan_moves_nothing(api: Api, runtime: Runti
     assert first["state"] == "done", first
     await api.gql(COMMIT, id=first["result"]["alignmentId"], d=runtime.today().isoformat())
     again = await _propose(api, runtime, world["team"], mode="realign", name="again")
-    comparison = (await api.gql(COMPARE, a=first["result"]["alignmentId"], b=again["result"]["alignmentId"]))["data"]["compareAlignments"]  # type: ignore[index]
+    comparison = (
+        await api.gql(COMPARE, a=first["result"]["alignmentId"], b=again["result"]["alignmentId"])
+    )["data"]["compareAlignments"]  # type: ignore[index]
     assert comparison["moves"] == []
 
 
@@ -126,7 +199,9 @@ async def test_scheduled_alignment_activates_on_its_date(api: Api, runtime: Runt
     async with runtime.sessionmaker() as session, session.begin():
         assert await activate_due_alignments(session, runtime.today()) == []
         assert (await session.execute(select(OutboxEvent))).first() is None
-        assert await activate_due_alignments(session, tomorrow) == [int(job["result"]["alignmentId"])]
+        assert await activate_due_alignments(session, tomorrow) == [
+            int(job["result"]["alignmentId"])
+        ]
     async with runtime.sessionmaker() as session:
         assert len((await session.execute(select(OutboxEvent))).all()) >= 2
 
@@ -156,14 +231,20 @@ async def test_hand_edits_keep_the_balance_rule(api: Api, runtime: Runtime) -> N
     async with runtime.sessionmaker() as session:
         rep_of = await assignment_of(session, int(draft))
     victim = next(a for a, r in rep_of.items() if r == world["reps"][1])
-    mutation = "mutation($a: ID!, $m: [AccountMoveInput!]!, $f: Boolean!) { reassignAccounts(alignmentId: $a, moves: $m, allowImbalance: $f, note: \"call before 10\") { id } }"
-    moves = [{"accountId": str(a), "repId": str(world["reps"][0])} for a, r in rep_of.items() if r == world["reps"][1]][:4]
+    mutation = 'mutation($a: ID!, $m: [AccountMoveInput!]!, $f: Boolean!) { reassignAccounts(alignmentId: $a, moves: $m, allowImbalance: $f, note: "call before 10") { id } }'
+    moves = [
+        {"accountId": str(a), "repId": str(world["reps"][0])}
+        for a, r in rep_of.items()
+        if r == world["reps"][1]
+    ][:4]
     refused = await api.gql(mutation, a=draft, m=moves, f=False)
     ext = refused["errors"][0]["extensions"]  # type: ignore[index]
     assert ext["code"] == "INFEASIBLE" and ext["field"] == "moves" and ext["deviation"] > 0.05
     async with runtime.sessionmaker() as session:
         assert await assignment_of(session, int(draft)) == rep_of  # nothing stored on refusal
-    forced = await api.gql(mutation, a=draft, m=[{"accountId": str(victim), "repId": str(world["reps"][0])}], f=True)
+    forced = await api.gql(
+        mutation, a=draft, m=[{"accountId": str(victim), "repId": str(world["reps"][0])}], f=True
+    )
     assert "errors" not in forced, forced
     async with runtime.sessionmaker() as session:
         assert (await assignment_of(session, int(draft)))[victim] == world["reps"][0]
@@ -172,8 +253,18 @@ async def test_hand_edits_keep_the_balance_rule(api: Api, runtime: Runtime) -> N
 async def test_a_job_whose_process_died_is_marked_failed(runtime: Runtime) -> None:
     old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
     async with runtime.sessionmaker() as session, session.begin():
-        session.add(Job(id="dead", kind="propose_alignment", state="running", params={}, updated_at=old))
-        session.add(Job(id="alive", kind="propose_alignment", state="running", params={}, updated_at=dt.datetime.now(dt.UTC)))
+        session.add(
+            Job(id="dead", kind="propose_alignment", state="running", params={}, updated_at=old)
+        )
+        session.add(
+            Job(
+                id="alive",
+                kind="propose_alignment",
+                state="running",
+                params={},
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
     assert await runtime.jobs.recover_interrupted() == 1
     async with runtime.sessionmaker() as session:
         dead = await session.get(Job, "dead")
