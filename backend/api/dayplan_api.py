@@ -27,6 +27,7 @@ from backend.services.dayplan import (
     PlanOptions,
     Position,
     plan_day,
+    record_plan_updated,
     replan_day,
     stored_plan,
 )
@@ -298,7 +299,10 @@ class DayPlanMutation:
             )
         except DayPlanError as exc:
             raise _as_api_error(exc) from exc
+        if rep != viewer.rep_id:  # a manager changed the rep's day: the rep hears about it
+            await record_plan_updated(ctx.session, record, "planned by your manager")
         await ctx.session.commit()
+        ctx.runtime.wake_relay()
         return DayPlan.from_record(record)
 
     @strawberry.mutation(description="Re-plan the rest of today from where the rep is now.")
@@ -338,5 +342,7 @@ class DayPlanMutation:
             )
         except DayPlanError as exc:
             raise _as_api_error(exc) from exc
+        await record_plan_updated(ctx.session, record, "re-planned from your position")
         await ctx.session.commit()
+        ctx.runtime.wake_relay()
         return DayPlan.from_record(record)

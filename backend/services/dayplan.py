@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policy import active_territory_account_ids
 from backend.db.models import Account, DayPlanRecord, Rep, Team, Visit
+from backend.services.outbox import record_event
 from backend.services.priority import AccountFacts, Priority, PriorityWeights, score_accounts
 
 if TYPE_CHECKING:
@@ -489,6 +490,25 @@ async def _store(
     plan["version"] = record.version
     await session.flush()
     return record
+
+
+async def record_plan_updated(
+    session: AsyncSession, record: DayPlanRecord, reason: str
+) -> None:
+    """Tell the rep their plan changed (outbox, same transaction as the new version)."""
+    from notifications import DayPlanUpdated
+
+    user_id = await session.scalar(select(Rep.user_id).where(Rep.id == record.rep_id))
+    if user_id is None:
+        return
+    change = DayPlanUpdated(
+        rep_id=str(record.rep_id),
+        plan_date=record.plan_date,
+        stop_count=len(record.plan.get("stops", [])),
+        reason=reason,
+        plan_id=str(record.id),
+    )
+    record_event(session, change.to_event(recipients=[str(user_id)]))
 
 
 async def stored_plan(session: AsyncSession, rep_id: int, day: dt.date) -> DayPlanRecord | None:

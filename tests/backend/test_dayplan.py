@@ -309,3 +309,24 @@ async def test_two_first_requests_for_the_same_day_get_one_plan(api: Api, runtim
     )
     assert "errors" not in first and "errors" not in second, (first, second)
     assert first["data"]["myDay"] == second["data"]["myDay"]  # type: ignore[index]
+
+
+async def test_manager_planning_and_replanning_notify_the_rep(api: Api, runtime: Runtime) -> None:
+    """Changes made to a rep's day (not their own first look) reach their inbox via the outbox."""
+    from sqlalchemy import select
+
+    from backend.db.models import OutboxEvent
+
+    world = await _seed(runtime)
+    await api.login("rep@p.test", PASSWORD)
+    await api.gql("query($d: Date!) { myDay(date: $d) { version } }", d=MONDAY.isoformat())
+    async with runtime.sessionmaker() as session:
+        assert (await session.execute(select(OutboxEvent))).first() is None  # own first look: quiet
+    await api.login("boss@p.test", PASSWORD)
+    planned = await api.gql("mutation($d: Date!, $r: ID) { planMyDay(date: $d, repId: $r) { version stops { accountId } } }", d=MONDAY.isoformat(), r=str(world["rep"]))
+    assert planned["data"]["planMyDay"]["version"] == 2  # type: ignore[index]
+    async with runtime.sessionmaker() as session:
+        events = (await session.execute(select(OutboxEvent))).scalars().all()
+    assert [e.type for e in events] == ["day_plan.updated.v1"]
+    assert events[0].payload["payload"]["stop_count"] == len(planned["data"]["planMyDay"]["stops"])  # type: ignore[index]
+    assert events[0].payload["payload"]["reason"] == "planned by your manager"
