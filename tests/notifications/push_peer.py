@@ -36,13 +36,6 @@ from notifications.webpush import PushSubscription
 _AUTH = re.compile(r"^vapid\s+t=(?P<t>[^,\s]+)\s*,\s*k=(?P<k>[A-Za-z0-9_-]+)$")
 
 
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Device:
     """A browser's side of a subscription: real P-256 keys and a 16-byte auth secret."""

@@ -8,7 +8,7 @@ from datetime import date
 
 import httpx
 import pytest
-from push_peer import PushPeer, free_port
+from push_peer import PushPeer
 from pywebpush import WebPusher
 
 from notifications import (
@@ -28,6 +28,7 @@ from notifications import (
     WebPushSender,
     build_push_payload,
 )
+from tests.redis_server import free_port
 
 SUBJECT = "mailto:ops@fieldrep.example"
 
