@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.requests import HTTPConnection, Request
 from strawberry.exceptions import ConnectionRejectionError
@@ -19,7 +19,7 @@ from strawberry.fastapi import GraphQLRouter
 from backend.api.auth_routes import RuntimeDep, get_runtime
 from backend.api.auth_routes import router as auth_router
 from backend.api.context import Context
-from backend.api.limits import BodySizeLimit
+from backend.api.limits import BodySizeLimit, database_unreachable
 from backend.api.schema import build_schema
 from backend.auth.tokens import InvalidTokenError, verify_token
 from backend.auth.viewer import Viewer, load_viewer
@@ -113,10 +113,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.include_router(graphql_app, prefix="/graphql")
 
-    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
     @app.exception_handler(SATimeoutError)
     @app.exception_handler(OSError)
-    async def database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+    async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not (
+            isinstance(exc, OperationalError) or database_unreachable(exc)
+        ):
+            raise exc  # a real bug, not an outage: let it be a 500 (and logged)
         return JSONResponse(
             {
                 "code": "UNAVAILABLE",

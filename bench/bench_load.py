@@ -12,9 +12,9 @@ Sets up everything it needs and removes it afterwards:
 Timed, in two phases so the figures stay readable:
 
 1. login: every rep logs in once (``POST /auth/token``), ``--login-concurrency`` at a time;
-2. morning: all reps at once, each ``--rounds`` times: ``myDay`` (stored plan),
-   ``myAccounts`` first page (by priority) and ``checkIn`` at the first stop of the day (unique
-   clientId), with a random think time between steps.
+2. morning: reps start at random within ``--ramp`` seconds, each ``--rounds`` times:
+   ``myDay`` (stored plan), ``myAccounts`` first page (by priority) and ``checkIn`` at the first
+   stop of the day (unique clientId), with a random think time between steps.
 
 Latencies are measured at the client (httpx, same machine). An error is any non-200 answer or a
 GraphQL answer with errors.
@@ -229,9 +229,11 @@ async def morning(
     day: dt.date,
     rounds: int,
     think: float,
+    ramp: float,
     rng: random.Random,
     stats: Stats,
 ) -> None:
+    await asyncio.sleep(rng.uniform(0, ramp))  # reps start their morning over the ramp window
     for _ in range(rounds):
         await asyncio.sleep(rng.uniform(0, 2 * think))
         data = await _gql(client, token, MY_DAY, {"d": day.isoformat()}, stats, "myDay")
@@ -264,7 +266,11 @@ async def run_load(
     base_url: str, emails: list[str], day: dt.date, args: argparse.Namespace
 ) -> Stats:
     stats = Stats()
-    limits = httpx.Limits(max_connections=len(emails), max_keepalive_connections=len(emails))
+    # Idle connections expire before uvicorn's 5 s keep-alive does: reusing one the server is
+    # closing at that moment is a client-side race (ReadError), not a server error.
+    limits = httpx.Limits(
+        max_connections=len(emails), max_keepalive_connections=len(emails), keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
         gate = asyncio.Semaphore(args.login_concurrency)
 
@@ -280,7 +286,14 @@ async def run_load(
         await asyncio.gather(
             *(
                 morning(
-                    client, token, day, args.rounds, args.think, random.Random(rng.random()), stats
+                    client,
+                    token,
+                    day,
+                    args.rounds,
+                    args.think,
+                    args.ramp,
+                    random.Random(rng.random()),
+                    stats,
                 )
                 for token in tokens
                 if token
@@ -319,7 +332,7 @@ def report(stats: Stats, args: argparse.Namespace, setup: dict[str, float], comm
         f"once before the timed run (quick effort). Seeding took {setup['seed_s']:.1f} s, "
         f"planning {setup['plan_s']:.1f} s ({setup['plan_s'] / args.reps * 1000:.0f} ms per rep).",
         f"Load: phase 1, every rep logs in once ({args.login_concurrency} at a time); phase 2, all "
-        f"{args.reps} reps at once, {args.rounds} rounds of myDay (stored plan) -> myAccounts "
+        f"{args.reps} reps starting at random within {args.ramp:g} s, {args.rounds} rounds of myDay (stored plan) -> myAccounts "
         f"(first 20 by priority) -> checkIn at the first stop (unique clientId), think time "
         f"uniform 0..{2 * args.think:g} s before each step. Latency measured at the client.",
         "",
@@ -341,6 +354,8 @@ def report(stats: Stats, args: argparse.Namespace, setup: dict[str, float], comm
         f"({stats.wall['login']:.1f} s); morning phase {morning_ops / stats.wall['morning']:.1f} "
         f"requests/s ({morning_ops} requests in {stats.wall['morning']:.1f} s, with think time).",
         f"Error rate: {errors / total * 100:.2f} % ({errors} of {total}).",
+        f"Load average (1 min) of the machine at the end: {os.getloadavg()[0]:.2f} on "
+        f"{os.cpu_count()} cores (other engineers' test runs share them).",
         f"Target myDay p95 < 25 ms: {'met' if my_day_p95 < 25 else 'NOT met'}.",
     ]
     for op, sample in stats.samples.items():
@@ -377,6 +392,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=20, help="accounts per rep")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--think", type=float, default=1.0, help="mean think time (s)")
+    parser.add_argument("--ramp", type=float, default=60.0, help="reps start within (s)")
     parser.add_argument("--login-concurrency", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.md")
     args = parser.parse_args()

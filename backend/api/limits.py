@@ -301,19 +301,37 @@ class DatabaseUnavailable(SchemaExtension):
         result.errors = [_retryable(error) for error in result.errors]
 
 
+def database_unreachable(error: Exception) -> bool:
+    """A lost or not-yet-ready database: connection invalidated, SQLSTATE 08xxx (connection
+    exception) or 57P0x (admin shutdown, crash shutdown, cannot connect now: starting up)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(state, str) and (state.startswith("08") or state.startswith("57P0"))
+
+
 def _retryable(error: GraphQLError) -> GraphQLError:
     from sqlalchemy.exc import DBAPIError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
     original = error.original_error
     lost = isinstance(original, (OperationalError, PoolTimeoutError, ConnectionError, OSError)) or (
-        isinstance(original, DBAPIError) and original.connection_invalidated
+        isinstance(original, DBAPIError) and database_unreachable(original)
     )
     if not lost:
         if (error.extensions or {}).get("code"):
             return error
-        if original is None:
-            return error  # parse/validation errors: the GraphQL spec's own messages
+        if original is None:  # parse/validation errors keep the spec's message, gain a code
+            return GraphQLError(
+                error.message,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"},
+            )
         code = "BAD_USER_INPUT" if isinstance(original, OverflowError) else "INTERNAL_SERVER_ERROR"
         return GraphQLError(
             error.message,

@@ -225,6 +225,9 @@ class NotificationsMutation:
             and not ctx.runtime.settings.environment == "test"
         ):
             raise bad_input("subscription.endpoint", "push endpoints must be https URLs")
+        # An endpoint is one device's push channel. If another user registered it before (the
+        # phone changed hands), the new login takes it over: the previous user's notices must
+        # stop arriving on a device they no longer hold.
         await ctx.session.execute(
             delete(models.PushSubscriptionRecord).where(
                 models.PushSubscriptionRecord.endpoint == subscription.endpoint

@@ -202,7 +202,7 @@ class TerritoriesQuery:
             ],
         )
 
-    @strawberry.field(description="A job started by the caller (or by their team's managers).")
+    @strawberry.field(description="A job started by the caller (admins see every job).")
     async def job(self, info: Info[Context, None], id: strawberry.ID) -> Job:
         viewer = info.context.require_viewer()
         job = await info.context.session.get(models.Job, str(id))
