@@ -204,7 +204,7 @@ async def _design(
     net: object, accounts: list[Account], reps: list[Rep], say: Progress
 ) -> tuple[dict[int, int], dict[int, str], dict[str, object] | None]:
     """Balanced, compact territories over drive times, with their outlines and KPIs."""
-    from backend.services.territories import kpis_json
+    from backend.services.territories import OUTLINE_CONCAVITY, kpis_json
     from routing.territories import (
         DesignParams,
         RoadNetworkOracle,
@@ -228,7 +228,7 @@ async def _design(
     oracle = RoadNetworkOracle(net)
     result = design_territories(t_accounts, t_reps, oracle, DesignParams())
     say("territories: designed (balanced workload, compact over drive times)")
-    outlines = territory_polygons(t_accounts, result.rep_of)
+    outlines = territory_polygons(t_accounts, result.rep_of, concave_ratio=OUTLINE_CONCAVITY)
     return (
         {int(a): int(r) for a, r in result.rep_of.items()},
         {int(rep): poly.wkt for rep, poly in outlines.items()},
