@@ -18,6 +18,7 @@ from strawberry.types import Info
 from backend.api.context import Context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found
 from backend.api.queries import parse_id
+from backend.api.types import GeoPoint
 from backend.auth import policy
 from backend.auth.viewer import Viewer
 from backend.db import models
@@ -95,7 +96,7 @@ class DayPlan:
     departure: dt.datetime
     shift_start: dt.datetime
     shift_end: dt.datetime
-    home: PlanPoint
+    home: GeoPoint
     stops: list[PlanStop]
     return_leg: ReturnLeg
     breaks: list[PlanBreak]
@@ -139,7 +140,7 @@ class DayPlan:
             departure=dt.datetime.fromisoformat(p["departure"]),
             shift_start=dt.datetime.fromisoformat(p["shift"]["start"]),
             shift_end=dt.datetime.fromisoformat(p["shift"]["end"]),
-            home=PlanPoint(lat=p["home"]["lat"], lon=p["home"]["lon"]),
+            home=GeoPoint(lat=p["home"]["lat"], lon=p["home"]["lon"]),
             stops=stops,
             return_leg=ReturnLeg(
                 arrival=dt.datetime.fromisoformat(ret["arrival"]),
@@ -169,12 +170,6 @@ class DayPlan:
                 dt.datetime.fromisoformat(p["replanned_at"]) if p.get("replanned_at") else None
             ),
         )
-
-
-@strawberry.type(description="A point of the plan.")
-class PlanPoint:
-    lat: float
-    lon: float
 
 
 @strawberry.input(description="Options for planning a day.")

@@ -284,7 +284,7 @@ class _TooLargeError(Exception):
 AsyncCheck = Callable[[str], Awaitable[tuple[bool, float, float]]]
 
 
-class DatabaseUnavailable(SchemaExtension):
+class ErrorCodes(SchemaExtension):
     """Gives every error a code: a lost database is ``UNAVAILABLE`` with ``retryable: true``.
 
     The pool pings connections before use, so once the database is back the next request

@@ -23,7 +23,7 @@ from backend.api.analytics_api import AnalyticsQuery
 from backend.api.dayplan_api import DayPlanMutation, DayPlanQuery
 from backend.api.limits import (
     CostLimiter,
-    DatabaseUnavailable,
+    ErrorCodes,
     load_trusted_documents,
     trusted_documents_only,
 )
@@ -83,7 +83,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
     ]
     extensions.append(CostLimiter)
-    extensions.append(DatabaseUnavailable)
+    extensions.append(ErrorCodes)
     if settings.is_production:
         trusted = load_trusted_documents(OPERATIONS_DIR)
         extensions.append(trusted_documents_only(trusted))

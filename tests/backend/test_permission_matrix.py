@@ -54,6 +54,7 @@ from tests.backend.permission_probes import (
     Case,
     Scene,
 )
+from tests.backend.test_notifications_flow import COMMIT, _gql, _next_notice, _subscribe
 from tests.conftest import World, seed_world
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -445,35 +446,6 @@ def test_leak_detector_sees_typed_ids_of_other_teams() -> None:
 
 # ---- the subscription -----------------------------------------------------------------------
 
-SUBSCRIBE = "subscription($after: Int!) { notifications(after: $after) { cursor type payload } }"
-COMMIT = "mutation($id: ID!, $d: Date!) { commitAlignment(id: $id, effectiveDate: $d) { state } }"
-
-
-def _gql(client: TestClient, token: str, query: str, **variables: Any) -> dict[str, Any]:
-    response = client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _subscribe(ws: Any, token: str) -> None:
-    ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    assert ws.receive_json()["type"] == "connection_ack"
-    ws.send_json(
-        {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"after": 0}}}
-    )
-
-
-def _next(ws: Any) -> dict[str, Any]:
-    message = ws.receive_json()
-    assert message["type"] == "next", message
-    notice: dict[str, Any] = message["payload"]["data"]["notifications"]
-    return notice
-
 
 def _setup_subscription_world(settings: Settings) -> tuple[World, Scene, int]:
     async def run() -> tuple[World, Scene, int]:
@@ -520,18 +492,18 @@ def test_subscription_delivers_only_own_notices(settings: Settings) -> None:
         client.websocket_connect(ws_path, subprotocols=protocols) as ws_a1,
         client.websocket_connect(ws_path, subprotocols=protocols) as ws_b1,
     ):
-        _subscribe(ws_a1, token["a1"])
-        _subscribe(ws_b1, token["b1"])
-        replay_a1 = [_next(ws_a1) for _ in range(scene.notices["a1"])]
-        replay_b1 = [_next(ws_b1) for _ in range(scene.notices["b1"])]
+        _subscribe(ws_a1, token["a1"], 0)
+        _subscribe(ws_b1, token["b1"], 0)
+        replay_a1 = [_next_notice(ws_a1) for _ in range(scene.notices["a1"])]
+        replay_b1 = [_next_notice(ws_b1) for _ in range(scene.notices["b1"])]
         assert [n["payload"]["for_user"] for n in replay_a1] == ["a1", "a1"]
         assert [n["payload"]["for_user"] for n in replay_b1] == ["b1"]
         committed = _gql(client, token["ma"], COMMIT, id=str(scene.draft_a), d=today)
         assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
         committed = _gql(client, token["mb"], COMMIT, id=str(draft_b), d=today)
         assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
-        live_a1 = _next(ws_a1)
-        live_b1 = _next(ws_b1)
+        live_a1 = _next_notice(ws_a1)
+        live_b1 = _next_notice(ws_b1)
     assert live_a1["payload"]["alignment_version_id"] == str(scene.draft_a)
     assert live_a1["payload"]["rep_id"] == scene.rep("a1")
     assert [int(a["account_id"]) for a in live_a1["payload"]["lost"]] == [world.accounts["a1"][2]]
