@@ -27,7 +27,7 @@ from backend.db.models import (
     User,
 )
 from backend.services.alignments import assignment_of, store_alignment
-from backend.services.outbox import record_event
+from backend.services.outbox import record_events
 from notifications import AccountHandover, TerritoryChanged
 
 if TYPE_CHECKING:
@@ -374,7 +374,7 @@ async def _record_territory_changes(
         .tuples()
         .all()
     )
-    event_ids = []
+    events = []
     effective = current.effective_date or dt.datetime.now(dt.UTC).date()
     for rep_id in sorted(reps):
         change = TerritoryChanged(
@@ -385,10 +385,9 @@ async def _record_territory_changes(
             lost=tuple(lost[rep_id]),
             alignment_version_id=str(current.id),
         )
-        event = change.to_event(recipients=[str(users[rep_id])])
-        record_event(session, event)
-        event_ids.append(event.id)
-    return event_ids
+        events.append(change.to_event(recipients=[str(users[rep_id])]))
+    await record_events(session, events)
+    return [event.id for event in events]
 
 
 async def activate_due_alignments(session: AsyncSession, today: dt.date) -> list[int]:

@@ -8,7 +8,9 @@ Public API::
 
 Modules: ``model`` (data in/out), ``oracle`` (travel times), ``design`` and ``realign``
 (the two entry points), ``kpis`` (what-if figures), ``polygons`` (map outlines),
-``synthetic`` (seeded instances). Underscored modules are internals.
+``synthetic`` (seeded instances), ``baselines`` and ``bounds`` (benchmarks and tests only:
+reference partitions, and a certified lower bound on the dispersion of any balanced plan).
+Underscored modules are internals.
 """
 
 from routing.territories.design import design_territories

@@ -1,10 +1,11 @@
 """The assignment step as a min-cost flow with workload bounds (OR-Tools).
 
 Each movable account supplies its (integer-scaled) workload; arcs go only to its ``k``
-nearest centres (plus its current territory in realignment), so the model has ``n * (k+1)``
-arcs instead of ``n * p``. Each territory must absorb at least ``lo`` and at most ``hi``.
-A vertex solution splits only a handful of accounts; each goes to its largest share and the
-repair pass fixes what rounding broke.
+nearest centres (plus its current territory in realignment, and a few wider arcs the caller
+asks for), so the model has about ``n * (k+1)`` arcs instead of ``n * p``. Each territory
+must absorb at least ``lo`` and at most ``hi``. A vertex solution splits only a handful of
+accounts; they are rounded so that loads stay near the flow's and the repair pass fixes
+what rounding broke.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ FloatArray = NDArray[np.float64]
 _TOTAL_UNITS = 2.0e6  # total scaled workload: ~1 % resolution at 100k accounts, fast solves
 
 
-def assign_by_flow(prob: Problem, lo: float | FloatArray, hi: float | FloatArray) -> bool:
+def assign_by_flow(
+    prob: Problem,
+    lo: float | FloatArray,
+    hi: float | FloatArray,
+    extra: tuple[IntArray, IntArray] | None = None,
+) -> bool:
     """Solve the bounded transportation problem and write the rounded result to ``prob.terr``.
 
     Args:
@@ -29,6 +35,10 @@ def assign_by_flow(prob: Problem, lo: float | FloatArray, hi: float | FloatArray
             ``prob.terr`` and their load is taken off the bounds of their territory.
         lo: Lower workload bound per active territory (scalar or one per territory).
         hi: Upper workload bound per active territory (scalar or one per territory).
+        extra: More arcs on top of ``prob.cand``, as ``(accounts, territories)`` pairs
+            (realignment lets orphaned and new accounts, and the accounts around a rep who
+            joins, reach a ring further instead of pushing a cascade of settled accounts).
+            Arcs of fixed accounts or to inactive territories are ignored.
 
     Returns:
         ``False`` when the flow model is infeasible (bounds too tight for the candidate arcs);
@@ -45,19 +55,27 @@ def assign_by_flow(prob: Problem, lo: float | FloatArray, hi: float | FloatArray
 
     orig = prob.orig[mov]
     cand = prob.cand[mov]
-    extra = np.where((orig >= 0) & prob.active[np.maximum(orig, 0)], orig, cand[:, 0])
-    heads = np.column_stack((cand, extra))  # (m, k+1) territory per arc
+    home = np.where((orig >= 0) & prob.active[np.maximum(orig, 0)], orig, cand[:, 0])
+    heads = np.column_stack((cand, home))  # (m, k+1) territory per arc
     m, arcs_per = heads.shape
     tails = np.repeat(np.arange(m, dtype=np.int64), arcs_per)
     flat_heads = heads.ravel()
-    unit = prob.unit_cost(np.repeat(mov, arcs_per), flat_heads)
+    n_base = tails.shape[0]
+    if extra is not None and extra[0].shape[0]:
+        local_of = np.full(prob.n, -1, dtype=np.int64)
+        local_of[mov] = np.arange(m)
+        e_tail = local_of[extra[0]]
+        keep = (e_tail >= 0) & prob.active[extra[1]]
+        tails = np.concatenate((tails, e_tail[keep]))
+        flat_heads = np.concatenate((flat_heads, extra[1][keep].astype(np.int64)))
+    unit = prob.unit_cost(mov[tails], flat_heads)
     unit_int = np.rint(unit).astype(np.int64)
 
     smcf = min_cost_flow.SimpleMinCostFlow()
     node_of_terr = m + np.arange(p, dtype=np.int64)
     sink = m + p
     smcf.add_arcs_with_capacity_and_unit_cost(
-        tails, node_of_terr[flat_heads], np.repeat(supply, arcs_per), unit_int
+        tails, node_of_terr[flat_heads], supply[tails], unit_int
     )
     lo_int = np.zeros(p, dtype=np.int64)
     hi_int = np.zeros(p, dtype=np.int64)
@@ -81,10 +99,61 @@ def assign_by_flow(prob: Problem, lo: float | FloatArray, hi: float | FloatArray
     status = smcf.solve()
     if status != smcf.OPTIMAL:
         return False
-    flows = np.asarray(smcf.flows(np.arange(m * arcs_per, dtype=np.int64))).reshape(m, arcs_per)
-    best = np.argmax(flows, axis=1)
-    prob.terr[mov] = heads[np.arange(m), best]
+    flows = np.asarray(smcf.flows(np.arange(tails.shape[0], dtype=np.int64)))
+    # Each account goes to the arc carrying most of its flow (the nearest on ties).
+    base = flows[: m * arcs_per].reshape(m, arcs_per)
+    pick = np.argmax(base, axis=1)
+    best_flow = base[np.arange(m), pick]
+    choice = heads[np.arange(m), pick]
+    if tails.shape[0] > n_base:
+        e_flow, e_tail, e_head = flows[n_base:], tails[n_base:], flat_heads[n_base:]
+        order = np.lexsort((-e_flow, e_tail))
+        first = order[np.unique(e_tail[order], return_index=True)[1]]
+        better = e_flow[first] > best_flow[e_tail[first]]
+        choice[e_tail[first[better]]] = e_head[first[better]]
+        best_flow[e_tail[first[better]]] = e_flow[first[better]]
+    split = np.flatnonzero(best_flow < supply)
+    if split.shape[0]:
+        _round_split(tails, flat_heads, flows, supply, split, choice, p)
+    prob.terr[mov] = choice
     return True
+
+
+def _round_split(
+    tails: IntArray,
+    heads: IntArray,
+    flows: IntArray,
+    supply: IntArray,
+    split: IntArray,
+    choice: IntArray,
+    p: int,
+) -> None:
+    """Round the accounts the flow split between territories, keeping loads near the flow's.
+
+    A vertex solution splits at most about one account per territory. Largest first, each
+    goes to the territory (among those receiving a quarter of it or more; a sliver may be a
+    far territory) that is furthest below the load the flow gave it, so rounding errors do
+    not pile up in one territory and the repair pass stays short.
+    """
+    target = np.bincount(heads, weights=flows, minlength=p)
+    whole = np.ones(choice.shape[0], dtype=bool)
+    whole[split] = False
+    have = np.bincount(choice[whole], weights=supply[whole], minlength=p)
+    is_split = ~whole
+    sel = is_split[tails] & (4 * flows >= supply[tails])  # shares of a quarter or more
+    s_tail, s_head = tails[sel], heads[sel]
+    order = np.argsort(s_tail, kind="stable")
+    s_tail, s_head = s_tail[order], s_head[order]
+    starts = np.searchsorted(s_tail, split)
+    ends = np.searchsorted(s_tail, split, side="right")
+    for r in np.argsort(-supply[split], kind="stable").tolist():
+        a = int(split[r])
+        opts = s_head[starts[r] : ends[r]]
+        if opts.shape[0] == 0:
+            continue
+        j = int(opts[np.argmax(target[opts] - have[opts])])
+        choice[a] = j
+        have[j] += supply[a]
 
 
 def assign_by_prices(

@@ -78,21 +78,50 @@ class Problem:
 
     def refresh_candidates(self, k: int) -> None:
         """Recompute each account's ``k`` nearest active centres (by drive time)."""
-        cost = self.cost
-        if not self.active.all():
-            cost = cost.copy()
-            cost[~self.active] = np.inf
-        k = max(1, min(k, int(self.active.sum())))
-        if k >= self.p:
-            part = np.argsort(cost, axis=0)[:k]
-        else:
-            part = np.argpartition(cost, k - 1, axis=0)[:k]
-        cand = part.T.astype(np.int64)
-        order = np.argsort(np.take_along_axis(cost.T, cand, axis=1), axis=1)
-        self.cand = np.take_along_axis(cand, order, axis=1)
+        self.cand = nearest_territories(self.cost, self.active, k)
 
     def dispersion(self) -> float:
         """Workload-weighted mean seconds from each account's territory centre."""
         idx = np.arange(self.n)
         t = self.cost[self.terr, idx].astype(np.float64)
         return float((t * self.w).sum() / max(self.w.sum(), 1e-12))
+
+
+_BLOCK = 8192
+"""Accounts per block in :func:`nearest_territories`: a ``(block, p)`` float32 slice stays in
+cache, which makes the partial sort several times faster than one strided pass over ``(p, n)``."""
+
+
+def nearest_territories(
+    cost: NDArray[np.float32],
+    active: BoolArray,
+    k: int,
+    cols: IntArray | None = None,
+) -> IntArray:
+    """The ``k`` nearest active territories of each account, nearest first.
+
+    Args:
+        cost: ``(p, n)`` seconds from each territory centre to each account.
+        active: Territories that may be chosen.
+        k: How many per account (clipped to the number of active territories).
+        cols: Only these accounts (all when ``None``).
+
+    Returns:
+        ``(len(cols), k)`` territory indices.
+    """
+    idx = np.arange(cost.shape[1]) if cols is None else cols
+    k = max(1, min(k, int(active.sum())))
+    out = np.empty((idx.shape[0], k), dtype=np.int64)
+    masked = not bool(active.all())
+    for s in range(0, idx.shape[0], _BLOCK):
+        sub = cost[:, s : s + _BLOCK] if cols is None else cost[:, idx[s : s + _BLOCK]]
+        blk = np.ascontiguousarray(sub.T)
+        if masked:
+            blk[:, ~active] = np.inf
+        if k >= blk.shape[1]:
+            part = np.argsort(blk, axis=1)[:, :k]
+        else:
+            part = np.argpartition(blk, k - 1, axis=1)[:, :k]
+        order = np.argsort(np.take_along_axis(blk, part, axis=1), axis=1, kind="stable")
+        out[s : s + _BLOCK] = np.take_along_axis(part, order, axis=1)
+    return out

@@ -3,7 +3,8 @@
 ``repair_balance`` turns "almost balanced" into "every territory within the band": it takes
 the territory furthest outside, finds by Dijkstra over the territory adjacency graph the
 cheapest chain of neighbouring territories ending in one with room (or surplus), and moves
-boundary accounts along that chain, cheapest dispersion increase per workload hour first.
+boundary accounts along that chain, cheapest dispersion increase per workload hour first
+(when a hop cannot be built, the next cheapest chain without it is tried).
 ``improve`` then moves single accounts that lower cost without leaving the band, and
 ``balance_potential`` trades accounts between neighbours to bring potential into its band
 without breaking workload.
@@ -63,9 +64,13 @@ def candidates_index(prob: Problem) -> list[IntArray]:
     """For each territory, the accounts that have it among their candidates."""
     flat = prob.cand.ravel()
     acc = np.repeat(np.arange(prob.n), prob.cand.shape[1])
-    order = np.argsort(flat, kind="stable")
-    bounds = np.searchsorted(flat[order], np.arange(prob.p + 1))
-    return [np.unique(acc[order[bounds[t] : bounds[t + 1]]]) for t in range(prob.p)]
+    order = np.argsort(flat, kind="stable")  # stable: accounts ascending within a territory
+    acc = acc[order]
+    keep = np.ones(acc.shape[0], dtype=bool)  # a repeated candidate is adjacent: drop it
+    keep[1:] = (acc[1:] != acc[:-1]) | (flat[order][1:] != flat[order][:-1])
+    acc, terr = acc[keep], flat[order][keep]
+    bounds = np.searchsorted(terr, np.arange(prob.p + 1))
+    return [acc[bounds[t] : bounds[t + 1]] for t in range(prob.p)]
 
 
 def _chain(
@@ -74,8 +79,12 @@ def _chain(
     is_goal: NDArray[np.bool_],
     pushing: bool,
     by_cand: list[IntArray],
+    banned: frozenset[tuple[int, int]] = frozenset(),
 ) -> list[int] | None:
-    """Dijkstra from ``start``; returns the territory path to the cheapest goal territory."""
+    """Dijkstra from ``start``; returns the territory path to the cheapest goal territory.
+
+    Edges in ``banned`` (as ``(from, to)`` in search order) are not used.
+    """
     dist = np.full(prob.p, np.inf)
     prev = np.full(prob.p, -1, dtype=np.int64)
     dist[start] = 0.0
@@ -92,6 +101,9 @@ def _chain(
                 path.append(int(prev[path[-1]]))
             return path[::-1]
         edges = _out_edges(prob, x) if pushing else _in_edges(prob, x, by_cand)
+        for a, b in banned:
+            if a == x:
+                edges[b] = np.inf
         nd = d + np.maximum(edges, 0.0) + _HOP
         better = np.flatnonzero((nd < dist) & ~done)
         for y in better:
@@ -138,12 +150,105 @@ def _select(
     return np.asarray(chosen, dtype=np.int64)
 
 
-def repair_balance(prob: Problem, lo: float, hi: float, max_rounds: int | None = None) -> bool:
+def _push_chain(
+    prob: Problem,
+    v: int,
+    pushing: bool,
+    amount: float,
+    room: float,
+    load: FloatArray,
+    band: tuple[float, float],
+    slack: float,
+    by_cand: list[IntArray],
+) -> bool:
+    """Move about ``amount`` out of (into) ``v`` along the cheapest chain to a territory
+    with ``room`` to spare (surplus to give).
+
+    The chain is accepted only if every territory it touches ends inside ``band``; otherwise
+    every move is undone and ``False`` returned.
+    """
+    lo, hi = band
+    act = prob.active
+    goal = act & ((load + room <= hi) if pushing else (load - room >= lo))
+    goal[v] = False
+    if not goal.any():
+        return False
+    banned: set[tuple[int, int]] = set()
+    for _ in range(_CHAIN_ATTEMPTS):
+        path = _chain(prob, v, goal, pushing, by_cand, frozenset(banned))
+        if path is None:
+            return False
+        failed = _apply_chain(prob, path, pushing, amount, load, band, slack)
+        if failed is None:
+            return True
+        banned.add(failed)
+    return False
+
+
+_CHAIN_ATTEMPTS = 4
+"""Chains tried per territory and amount: after a failed hop the search runs again without
+it (the cheapest chain often runs through territories already at the band's edge, while a
+slightly dearer neighbour has room)."""
+
+
+def _apply_chain(
+    prob: Problem,
+    path: list[int],
+    pushing: bool,
+    amount: float,
+    load: FloatArray,
+    band: tuple[float, float],
+    slack: float,
+) -> tuple[int, int] | None:
+    """Move accounts along ``path``; on failure undo everything and return the search edge
+    whose hop could not be built."""
+    lo, hi = band
+    hops = list(itertools.pairwise(path))
+    if not pushing:  # path runs v <- ... <- u; accounts flow from u towards v
+        hops = [(b, a) for a, b in reversed(hops)]
+    undo: list[tuple[IntArray, int]] = []
+    received = 0.0
+    for h, (x, y) in enumerate(hops):
+        cur = load[x] + received
+        omin, omax = cur - hi, cur - lo
+        desired = amount if h == 0 else received
+        if h == len(hops) - 1:
+            omax = min(omax, hi - load[y])
+            if not pushing:
+                omin = max(omin, lo - load[y])
+        chosen = _select(prob, x, y, desired, omin, omax, slack)
+        if chosen is None:
+            for back, src in reversed(undo):
+                prob.terr[back] = src
+            return (x, y) if pushing else (y, x)
+        prob.terr[chosen] = y
+        undo.append((chosen, x))
+        received = float(prob.w[chosen].sum())
+    return None
+
+
+def repair_balance(
+    prob: Problem,
+    lo: float,
+    hi: float,
+    max_rounds: int | None = None,
+    overshoot: float = 0.5,
+) -> bool:
     """Move accounts along cheapest chains until every active territory is in ``[lo, hi]``.
 
     Each chain is accepted only if every territory it touches ends inside the band (the
     starting one included), so every accepted chain is progress; a chain that cannot be
     built is undone and its territory set aside until another chain changes the picture.
+
+    Args:
+        prob: The problem; ``prob.terr`` is repaired in place.
+        lo: Lower workload bound of every active territory.
+        hi: Upper workload bound.
+        max_rounds: Chains to try at most (default grows with the territory count).
+        overshoot: How far past the violated bound a territory is pushed, as a share of the
+            half band: 0.5 lands it halfway to the mean (design: robust to later edits),
+            small values move as little workload as possible (realignment). When no chain
+            can carry that much, the bare excess is tried.
 
     Returns:
         Whether every active territory ended inside the band.
@@ -164,48 +269,20 @@ def repair_balance(prob: Problem, lo: float, hi: float, max_rounds: int | None =
             break
         pushing = bool(over.max() >= under.max())
         v = int(np.argmax(over if pushing else under))
-        if pushing:
-            amount = load[v] - hi + 0.5 * (hi - mean)
-            goal = act & (load + amount <= hi)
-            if not goal.any():
-                goal = act & (load + (load[v] - hi) <= hi)
-        else:
-            amount = lo - load[v] + 0.5 * (mean - lo)
-            goal = act & (load - amount >= lo)
-            if not goal.any():
-                goal = act & (load - (lo - load[v]) >= lo)
-        goal[v] = False
-        path = _chain(prob, v, goal, pushing, by_cand) if goal.any() else None
-        if path is None:
-            stuck.add((v, pushing))
-            continue
-        hops = list(itertools.pairwise(path))
-        if not pushing:  # path runs v <- ... <- u; accounts flow from u towards v
-            hops = [(b, a) for a, b in reversed(hops)]
-        undo: list[tuple[IntArray, int]] = []
-        received = 0.0
-        ok = True
-        for h, (x, y) in enumerate(hops):
-            cur = load[x] + received
-            omin, omax = cur - hi, cur - lo
-            desired = amount if h == 0 else received
-            if h == len(hops) - 1:
-                omax = min(omax, hi - load[y])
-                if not pushing:
-                    omin = max(omin, lo - load[y])
-            chosen = _select(prob, x, y, desired, omin, omax, slack)
-            if chosen is None:
-                ok = False
+        excess = float(over[v] if pushing else under[v])
+        margin = overshoot * (hi - mean)
+        bare = excess + min(margin, 0.05 * slack)
+        done = False
+        for amount, room in dict.fromkeys(
+            ((excess + margin, excess + margin), (excess + margin, excess), (bare, bare))
+        ):
+            if _push_chain(prob, v, pushing, amount, room, load, (lo, hi), slack, by_cand):
+                done = True
                 break
-            prob.terr[chosen] = y
-            undo.append((chosen, x))
-            received = float(prob.w[chosen].sum())
-        if not ok:
-            for chosen, x in reversed(undo):
-                prob.terr[chosen] = x
-            stuck.add((v, pushing))
-        else:
+        if done:
             stuck.clear()
+        else:
+            stuck.add((v, pushing))
     load = prob.loads()
     return bool(((load[act] >= lo - 1e-9) & (load[act] <= hi + 1e-9)).all())
 
@@ -248,13 +325,22 @@ def improve(prob: Problem, lo: float, hi: float, rounds: int = 2) -> int:
 
 
 def balance_potential(
-    prob: Problem, lo: float, hi: float, plo: float, phi: float, max_rounds: int | None = None
+    prob: Problem,
+    lo: float,
+    hi: float,
+    plo: float,
+    phi: float,
+    max_rounds: int | None = None,
+    cheap_first: bool = False,
 ) -> bool:
     """Bring potential into ``[plo, phi]`` by moves and swaps that keep workload in band.
 
     Each round takes the territory furthest outside the potential band and, among its
     neighbours, the single move or pair swap that transfers the most useful potential at the
-    least drive-time increase, never pushing workload out of ``[lo, hi]``.
+    least drive-time increase, never pushing workload out of ``[lo, hi]``. With
+    ``cheap_first`` (realignment) it instead takes the option with the least cost per unit
+    of useful potential, where cost includes the churn price: accounts that move anyway
+    (orphaned, new) are traded before settled ones.
 
     Returns:
         Whether every active territory's potential ended inside the band.
@@ -277,11 +363,14 @@ def balance_potential(
         out_idx = _members(prob, v)
         in_idx = by_cand[v]
         in_idx = in_idx[(prob.terr[in_idx] != v) & ~prob.fixed[in_idx] & act[prob.terr[in_idx]]]
-        best: tuple[float, float, int, int, int] | None = None  # (-useful, cost, a, b, y)
+        # (-useful, cost, a, b, y), or (cost per useful, -useful, a, b, y) with cheap_first
+        best: tuple[float, float, int, int, int] | None = None
         neighbours = np.unique(prob.terr[in_idx])
+        out_cand = prob.cand[out_idx]
+        in_terr = prob.terr[in_idx]
         for y in neighbours.tolist():
-            a_set = out_idx[(prob.cand[out_idx] == y).any(axis=1)]
-            b_set = in_idx[prob.terr[in_idx] == y]
+            a_set = out_idx[(out_cand == y).any(axis=1)]
+            b_set = in_idx[in_terr == y]
             if a_set.shape[0] == 0 and b_set.shape[0] == 0:
                 continue
             # Keep the most promising few on each side: high potential per workload leaves
@@ -290,49 +379,41 @@ def balance_potential(
             a_set = a_set[np.argsort(-ra)[:25]]
             rb = sign * prob.pot[b_set] / np.maximum(prob.w[b_set], 1e-9)
             b_set = b_set[np.argsort(rb)[:25]]
-            a_opts = np.concatenate((a_set, [-1]))
-            b_opts = np.concatenate((b_set, [-1]))
-            grid_a, grid_b = np.meshgrid(a_opts, b_opts, indexing="ij")
-            flat_a, flat_b = grid_a.ravel(), grid_b.ravel()
-            keep = (flat_a >= 0) | (flat_b >= 0)
-            aa, bb = flat_a[keep], flat_b[keep]
-            wa = np.where(aa >= 0, prob.w[np.maximum(aa, 0)], 0.0)
-            wb = np.where(bb >= 0, prob.w[np.maximum(bb, 0)], 0.0)
-            pa = np.where(aa >= 0, prob.pot[np.maximum(aa, 0)], 0.0)
-            pb = np.where(bb >= 0, prob.pot[np.maximum(bb, 0)], 0.0)
-            lv = load[v] - wa + wb
-            ly = load[y] + wa - wb
-            transfer = sign * (pa - pb)  # potential leaving v (sign-adjusted)
+            # Options: move a (rows) and/or b (columns); the last row / column is "none".
+            wa = np.append(prob.w[a_set], 0.0)
+            wb = np.append(prob.w[b_set], 0.0)
+            pa = np.append(prob.pot[a_set], 0.0)
+            pb = np.append(prob.pot[b_set], 0.0)
+            ca = np.append(_move_cost(prob, a_set, v, y), 0.0)
+            cb = np.append(_move_cost(prob, b_set, y, v), 0.0)
+            lv = load[v] - wa[:, None] + wb[None, :]
+            ly = load[y] + wa[:, None] - wb[None, :]
+            transfer = sign * (pa[:, None] - pb[None, :])  # potential leaving v
             py_new = pot[y] + sign * transfer
             ok = (lv >= lo) & (lv <= hi) & (ly >= lo) & (ly <= hi) & (transfer > 0)
             ok &= (py_new <= phi) & (py_new >= plo)
+            ok[-1, -1] = False
             if not ok.any():
                 continue
             useful = np.minimum(transfer, need) - np.maximum(transfer - 2 * need, 0.0)
-            ca = np.where(
-                aa >= 0,
-                (
-                    prob.unit_cost(np.maximum(aa, 0), np.full(aa.shape[0], y))
-                    - prob.unit_cost(np.maximum(aa, 0), np.full(aa.shape[0], v))
-                )
-                * wa,
-                0.0,
-            )
-            cb = np.where(
-                bb >= 0,
-                (
-                    prob.unit_cost(np.maximum(bb, 0), np.full(bb.shape[0], v))
-                    - prob.unit_cost(np.maximum(bb, 0), np.full(bb.shape[0], y))
-                )
-                * wb,
-                0.0,
-            )
-            cost = ca + cb
-            score = np.where(ok, useful, -np.inf)
-            top = float(score.max())
-            pick = np.flatnonzero(ok & (score >= top * 0.999))
-            j = int(pick[np.argmin(cost[pick])])
-            cand_best = (-top, float(cost[j]), int(aa[j]), int(bb[j]), y)
+            cost = ca[:, None] + cb[None, :]
+            if cheap_first:
+                good = ok & (useful > 1e-9 * max(need, 1e-9))
+                if not good.any():
+                    continue
+                per = np.where(good, cost / np.maximum(useful, 1e-12), np.inf)
+                j = int(np.argmin(per))
+                key = (float(per.flat[j]), -float(useful.flat[j]))
+            else:
+                score = np.where(ok, useful, -np.inf)
+                top = float(score.max())
+                pick = np.flatnonzero(ok & (score >= top - 1e-3 * abs(top)))
+                j = int(pick[np.argmin(cost.flat[pick])])
+                key = (-top, float(cost.flat[j]))
+            ia, ib = divmod(j, wb.shape[0])
+            a = int(a_set[ia]) if ia < a_set.shape[0] else -1
+            b = int(b_set[ib]) if ib < b_set.shape[0] else -1
+            cand_best = (*key, a, b, y)
             if best is None or cand_best < best:
                 best = cand_best
         if best is None:
@@ -345,6 +426,15 @@ def balance_potential(
             prob.terr[b] = v
     pot = prob.potentials()
     return bool(((pot[act] >= plo - 1e-9) & (pot[act] <= phi + 1e-9)).all())
+
+
+def _move_cost(prob: Problem, idx: IntArray, src: int, dst: int) -> FloatArray:
+    """Cost increase of moving accounts ``idx`` from ``src`` to ``dst`` (their workload
+    times the per-unit cost difference, churn price included)."""
+    to = prob.unit_cost(idx, np.full(idx.shape[0], dst, dtype=np.int64))
+    back = prob.unit_cost(idx, np.full(idx.shape[0], src, dtype=np.int64))
+    out: FloatArray = (to - back) * prob.w[idx]
+    return out
 
 
 def move_counts(prob: Problem) -> tuple[IntArray, IntArray]:

@@ -124,20 +124,21 @@ def kpis_from_arrays(
     xy = project(lat, lon)
     stem_src = home_seconds if home_seconds is not None else centre_seconds
     weekly = np.zeros(p)
-    tdisp = np.zeros(p)
-    for t in range(p):
-        sel = terr == t
-        if not sel.any():
+    wsafe = np.maximum(load, 1e-12)
+    tdisp = np.bincount(terr, weights=centre_seconds * w, minlength=p) / wsafe
+    stem_h = 2.0 * np.bincount(terr, weights=stem_src * w, minlength=p) / wsafe / 3600.0
+    per_week = np.bincount(terr, weights=visits, minlength=p) / WEEKS_PER_YEAR
+    for t, sel in enumerate(_members_by_territory(terr, p)):
+        if sel.shape[0] == 0 or per_week[t] <= 0:
             continue
-        wt = w[sel]
-        tdisp[t] = float((centre_seconds[sel] * wt).sum() / max(wt.sum(), 1e-12))
-        per_week = float(visits[sel].sum()) / WEEKS_PER_YEAR
-        stops_per_day = per_week / WORKDAYS_PER_WEEK
-        stem_h = 2.0 * float((stem_src[sel] * wt).sum() / max(wt.sum(), 1e-12)) / 3600.0
-        pts = xy[sel]
-        area = float(shapely.convex_hull(shapely.multipoints(pts)).area) if sel.sum() >= 3 else 0.0
+        stops_per_day = per_week[t] / WORKDAYS_PER_WEEK
+        area = (
+            float(shapely.convex_hull(shapely.multipoints(xy[sel])).area)
+            if sel.shape[0] >= 3
+            else 0.0
+        )
         tour_h = BHH * np.sqrt(max(stops_per_day, 0.0) * area) / TOUR_SPEED_KMH
-        weekly[t] = WORKDAYS_PER_WEEK * (stem_h + tour_h) if per_week > 0 else 0.0
+        weekly[t] = WORKDAYS_PER_WEEK * (stem_h[t] + tour_h)
     share, fragments = contiguity(xy, terr)
     wl = _spread(load[act])
     pl = _spread(pots[act])
@@ -183,11 +184,18 @@ def per_account_seconds(
 ) -> FloatArray:
     """Seconds from each account's own territory source point (one oracle call per territory)."""
     out = np.zeros(lat.shape[0])
-    for t in np.unique(terr):
-        sel = np.flatnonzero(terr == t)
-        row = oracle.seconds(src_lat[t : t + 1], src_lon[t : t + 1], lat[sel], lon[sel])
-        out[sel] = row[0]
+    for t, sel in enumerate(_members_by_territory(terr, int(terr.max()) + 1 if terr.size else 0)):
+        if sel.shape[0]:
+            row = oracle.seconds(src_lat[t : t + 1], src_lon[t : t + 1], lat[sel], lon[sel])
+            out[sel] = row[0]
     return out
+
+
+def _members_by_territory(terr: IntArray, p: int) -> list[IntArray]:
+    """Account indices per territory ``0..p-1`` (ascending), from one sort."""
+    order = np.argsort(terr, kind="stable")
+    bounds = np.searchsorted(terr[order], np.arange(p + 1))
+    return [order[bounds[t] : bounds[t + 1]] for t in range(p)]
 
 
 def compute_kpis(

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from routing.territories._geo import haversine_km
+from routing.territories._geo import EARTH_RADIUS_KM, haversine_km
 from routing.territories.errors import AccountOffNetworkError
 
 FloatArray = NDArray[np.float64]
@@ -135,24 +135,70 @@ class RoadNetworkOracle:
     def check_points(self, lat: FloatArray, lon: FloatArray, ids: list[str]) -> None:
         """Snap every point; the network's own error becomes :class:`AccountOffNetworkError`.
 
+        A point whose nearest intersection is well within the snap limit is on the network
+        (intersections lie on roads), so only the others are snapped: one k-d tree query
+        instead of an edge snap per account (a third of a 10k-account realignment's time).
         Uses the network's vectorised ``snap_many`` when it has one (the error names the
         first offending label), else one ``snap`` per point.
         """
+        la = np.asarray(lat, dtype=np.float64)
+        lo = np.asarray(lon, dtype=np.float64)
+        todo = np.flatnonzero(~self._near_intersection(la, lo))
         bulk = getattr(self._net, "snap_many", None)
         try:
             if callable(bulk):
-                bulk(
-                    list(zip(np.asarray(lat).tolist(), np.asarray(lon).tolist(), strict=True)), ids
-                )
+                if todo.shape[0]:
+                    bulk(
+                        list(zip(la[todo].tolist(), lo[todo].tolist(), strict=True)),
+                        [ids[i] for i in todo.tolist()],
+                    )
                 return
-            for a, b, pid in zip(
-                np.asarray(lat).tolist(), np.asarray(lon).tolist(), ids, strict=True
-            ):
-                self._net.snap(a, b, label=pid)
+            for i in todo.tolist():
+                self._net.snap(float(la[i]), float(lo[i]), label=ids[i])
         except ValueError as exc:  # PointOffNetworkError / InvalidCoordinateError are ValueErrors
             label = getattr(exc, "label", None)
             pid = label if isinstance(label, str) else _first_id_in(str(exc), ids)
             raise AccountOffNetworkError(pid, str(exc)) from exc
+
+    def _near_intersection(self, la: FloatArray, lo: FloatArray) -> NDArray[np.bool_]:
+        """Valid points within ``_SURELY_ON_NETWORK_M`` of an intersection (all ``False``
+        when the network has no node coordinates or bulk lookup)."""
+        near = np.zeros(la.shape[0], dtype=bool)
+        node_lat = getattr(self._net, "node_lat", None)
+        node_lon = getattr(self._net, "node_lon", None)
+        if (
+            node_lat is None
+            or node_lon is None
+            or not callable(getattr(self._net, "nearest_nodes", None))
+        ):
+            return near
+        valid = np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90) & (np.abs(lo) <= 180)
+        idx = np.flatnonzero(valid)
+        if idx.shape[0] == 0:
+            return near
+        nodes = (
+            self._nodes(la, lo) if idx.shape[0] == la.shape[0] else self._lookup(la[idx], lo[idx])
+        )
+        n_lat = np.asarray(node_lat, dtype=np.float64)[nodes]
+        n_lon = np.asarray(node_lon, dtype=np.float64)[nodes]
+        near[idx] = _metres(la[idx], lo[idx], n_lat, n_lon) <= _SURELY_ON_NETWORK_M
+        return near
+
+
+_SURELY_ON_NETWORK_M = 400.0
+"""Below the network's 500 m snap limit with room for its projection: a point this close to
+an intersection is closer still to a road."""
+
+
+def _metres(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
+    """Great-circle metres between paired points."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
+    out: FloatArray = 2_000.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return out
 
 
 def _first_id_in(message: str, ids: list[str]) -> str:

@@ -16,7 +16,7 @@ from routing.territories._finish import (
 )
 from routing.territories._flow import assign_by_flow
 from routing.territories._inputs import to_arrays
-from routing.territories._problem import Problem
+from routing.territories._problem import Problem, nearest_territories
 from routing.territories._repair import (
     balance_potential,
     improve,
@@ -35,6 +35,8 @@ from routing.territories.model import (
 from routing.territories.oracle import TravelTimeOracle
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -50,7 +52,9 @@ _BOUNDARY_FLOW_ABOVE = 20_000
 """Above this many accounts the realignment flow first runs on boundary accounts only."""
 
 
-def _boundary_flow(prob: Problem, lo: FloatArray, hi: FloatArray) -> bool:
+def _boundary_flow(
+    prob: Problem, lo: FloatArray, hi: FloatArray, extra: tuple[IntArray, IntArray]
+) -> bool:
     """Flow over the accounts nearest a territory border; the interior stays put.
 
     With churn priced high, an account deep inside its territory never moves, so at large
@@ -68,9 +72,95 @@ def _boundary_flow(prob: Problem, lo: FloatArray, hi: FloatArray) -> bool:
     saved = prob.fixed
     prob.fixed = saved | interior
     try:
-        return assign_by_flow(prob, lo, hi)
+        return assign_by_flow(prob, lo, hi, extra)
     finally:
         prob.fixed = saved
+
+
+_EDGE = 0.97
+"""Territories outside the band are brought to ``mean * (1 ± _EDGE * tol)``: just inside,
+so that no more workload moves than balance requires, with a little room for rounding."""
+
+_JOIN_REACH = 3.0
+"""A rep who joins may take from the accounts around their centre: at least this many
+territories' worth of workload, and further (doubling) until the territories in reach have
+1.5x the workload the newcomer needs to spare. Less makes neighbours refill each other
+(churn 1.5x a territory's worth on a road instance where the newcomer lives among
+territories at the low end of the band); unbounded takes a few accounts from everywhere
+(a scattered territory)."""
+
+
+def _join_reach(prob: Problem, t: int, load: FloatArray, lo: float) -> IntArray:
+    """The accounts around territory ``t`` it may take from (see ``_JOIN_REACH``)."""
+    order = np.argsort(prob.cost[t], kind="stable")
+    cum = np.cumsum(prob.w[order])
+    spare = np.where(prob.active, np.maximum(load - lo, 0.0), 0.0)
+    spare[t] = 0.0
+    need = 1.5 * max(lo - load[t], 0.0)
+    mean = float(cum[-1]) / max(1, int(prob.active.sum()))
+    mult = _JOIN_REACH
+    while True:
+        reach = min(int(np.searchsorted(cum, mult * mean)) + 1, order.shape[0])
+        near = order[:reach]
+        if reach >= order.shape[0] or spare[np.unique(prob.terr[near])].sum() >= need:
+            return near[~prob.fixed[near]]
+        mult *= 2.0
+
+
+def _wide_arcs(
+    prob: Problem, orphan: BoolArray, mean: float, tol: float, k: int
+) -> tuple[IntArray, IntArray]:
+    """Extra flow arcs that shorten cascades, as ``(accounts, territories)``.
+
+    Orphaned accounts (their rep left) move anyway: they may reach their ``4k`` nearest
+    territories, a ring further out, rather than push settled accounts along. A territory
+    that starts (nearly) empty, a rep who joins, may take from every account around its
+    centre (see ``_JOIN_REACH``), so that each neighbour gives a little instead of one giving
+    a lot and being refilled from behind.
+    """
+    wide_k = min(prob.p, max(4 * k, 40))
+    free = np.flatnonzero(orphan & ~prob.fixed)
+    far = nearest_territories(prob.cost, prob.active, wide_k, free)
+    acc = [np.repeat(free, far.shape[1])]
+    ter = [far.ravel()]
+    load = prob.loads()
+    for t in np.flatnonzero(prob.active & (load < 0.5 * mean)).tolist():
+        near = _join_reach(prob, t, load, mean * (1 - _EDGE * tol))
+        acc.append(near)
+        ter.append(np.full(near.shape[0], t, dtype=np.int64))
+    return np.concatenate(acc), np.concatenate(ter)
+
+
+def _rebalance(prob: Problem, orphan: BoolArray, mean: float, tol: float, k: int) -> bool:
+    """Flow with churn prices, then a short repair; wider arcs when that is not enough.
+
+    Territories already inside ``mean * (1 ± tol)`` may keep their load (no churn for them);
+    the others must reach ``±_EDGE * tol``, just inside; the repair then moves only what
+    rounding the few split accounts left outside, to just inside.
+    Returns whether every active territory ended inside the band.
+    """
+    lo, hi = mean * (1 - tol), mean * (1 + tol)
+    now = prob.loads()
+    inside = (now >= lo) & (now <= hi)
+    f_lo = np.where(inside, np.minimum(now, mean * (1 - _EDGE * tol)), mean * (1 - _EDGE * tol))
+    f_hi = np.where(inside, np.maximum(now, mean * (1 + _EDGE * tol)), mean * (1 + _EDGE * tol))
+    start = prob.terr.copy()
+    extra = _wide_arcs(prob, orphan, mean, tol, k)
+    for kk in sorted({min(x, prob.p) for x in (k, 2 * k, prob.p)}):
+        if kk != prob.cand.shape[1]:
+            prob.refresh_candidates(kk)
+        prob.terr[:] = start
+        # An infeasible flow leaves ``start``; the repair then works from there.
+        _ = (
+            (kk == k and _boundary_flow(prob, f_lo, f_hi, extra))
+            or assign_by_flow(prob, f_lo, f_hi, extra)
+            or assign_by_flow(prob, lo, hi, extra)
+        )
+        if repair_balance(prob, lo, hi, overshoot=0.1):
+            break
+    if prob.cand.shape[1] != k:
+        prob.refresh_candidates(k)
+    return _in_band(prob, lo, hi)
 
 
 def realign_territories(
@@ -91,8 +181,13 @@ def realign_territories(
     New and orphaned accounts first go to the nearest territory. If every territory is then
     inside the tolerance, nothing else moves. Otherwise the design flow model runs with every
     arc away from an account's current rep charged ``move_penalty_seconds * move_cost`` per
-    workload hour, followed by chain repair; the move limits are then enforced by sending the
-    least useful moves back.
+    workload hour; territories already inside the band may keep their load and the others
+    are brought just inside it. Orphaned accounts may reach a ring of territories further
+    out, and a rep who joins may take from the accounts around them until their neighbours
+    can spare enough, so that settled accounts are not pushed along in a cascade. A short
+    chain repair fixes what rounding left outside the band, potential is balanced cheapest
+    swap first (orphans before settled accounts), and the move limits are then enforced by
+    sending the least useful moves back.
 
     Args:
         accounts: All accounts after the events.
@@ -151,15 +246,7 @@ def realign_territories(
             report("rebalance", 0.2 if factor == 1.0 else 0.5)
             prob.terr[:] = start
             prob.pen = factor * prm.move_penalty_seconds * arr.move_cost
-            # Territories already inside the band may keep their load (no churn for them);
-            # the others must reach a slightly narrower band so rounding rarely breaks it.
-            flow_tol = 0.8 * tol
-            now = prob.loads()
-            f_lo = np.minimum(mean * (1 - flow_tol), np.maximum(now, lo))
-            f_hi = np.maximum(mean * (1 + flow_tol), np.minimum(now, hi))
-            if not _boundary_flow(prob, f_lo, f_hi) and not assign_by_flow(prob, f_lo, f_hi):
-                assign_by_flow(prob, lo, hi)
-            repair_balance(prob, lo, hi)
+            _rebalance(prob, orphan, mean, tol, prm.k_nearest)
             improve(prob, lo, hi)
             moved, per = move_counts(prob)
             rep_cap = prm.max_moved_per_rep
@@ -169,7 +256,7 @@ def realign_territories(
     pot = prob.potentials()[prob.active]
     potential_ok = bool(((pot >= plo) & (pot <= phi)).all()) if pmean > 0 else True
     if not potential_ok:
-        potential_ok = balance_potential(prob, lo, hi, plo, phi)
+        potential_ok = balance_potential(prob, lo, hi, plo, phi, cheap_first=True)
         if not potential_ok:
             notes.append(
                 f"potential could not be brought within ±{prm.potential_tolerance:.0%} "
