@@ -1,16 +1,20 @@
-/* fieldrep service worker: offline app shell, offline API answers, operation documents.
+/* fieldrep service worker: offline app shell, offline API answers, operation documents, Web Push.
  *
  * - App shell (/app/...): precached at install, served stale-while-revalidate.
  * - Operation documents (/operations/*.graphql): network first, cached copy when offline; a
  *   document the server does not publish answers 200 with an empty body and
  *   "X-Fieldrep-Missing: 1" so the page can probe for optional features quietly.
- * - GraphQL queries (POST /graphql with "X-Fieldrep-Cache"): the answer is stored per user,
- *   operation and variables (today's plan, accounts, inbox...). "network": network first, the
- *   stored answer when offline; "cache-only": the stored answer or a miss marker. Cached answers
- *   carry "X-Fieldrep-Cached-At". Mutations pass through; offline they get an OFFLINE error
- *   (the page queues check-ins in its IndexedDB outbox).
+ * - GraphQL queries (POST /graphql with "X-Fieldrep-Cache: network"): network first, the answer
+ *   stored per user, operation and variables (today's plan, accounts, inbox...), the stored
+ *   answer when offline. Stored answers carry "X-Fieldrep-Cached-At"; the page also reads them
+ *   straight from Cache Storage to paint before the network answers (js/api.js, same key).
+ *   Mutations pass through; offline they get an OFFLINE error (the page queues check-ins in its
+ *   IndexedDB outbox).
+ * - Web Push: a "push" shows the notice (title and body from the server's payload, see
+ *   notifications/push_payload.py); clicking it focuses the open app on the notice's screen,
+ *   or opens the app there.
  */
-const VERSION = "fieldrep-v1";
+const VERSION = "fieldrep-v2";
 const SHELL_CACHE = `${VERSION}-shell`;
 const DOCS_CACHE = "fieldrep-operations";
 const DATA_CACHE = "fieldrep-data";
@@ -34,6 +38,7 @@ const SHELL_FILES = [
   "js/operations.js",
   "js/outbox.js",
   "js/polyline.js",
+  "js/push.js",
   "js/router.js",
   "js/settings.js",
   "js/ui.js",
@@ -141,8 +146,7 @@ function subject(request) {
 }
 
 async function graphql(request) {
-  const mode = request.headers.get("X-Fieldrep-Cache");
-  if (!mode) {
+  if (!request.headers.get("X-Fieldrep-Cache")) {
     try {
       return await fetch(request);
     } catch {
@@ -150,17 +154,12 @@ async function graphql(request) {
     }
   }
   const body = await request.clone().json();
+  // The key js/api.js's cachedAnswer() reads: keep both in step.
   const key = new Request(
     `/__fieldrep-data/${encodeURIComponent(subject(request))}/${encodeURIComponent(body.operationName || "")}` +
       `?v=${encodeURIComponent(JSON.stringify(body.variables || {}))}`,
   );
   const cache = await caches.open(DATA_CACHE);
-  if (mode === "cache-only") {
-    return (await cache.match(key)) || jsonResponse(
-      { errors: [{ message: "not cached", extensions: { code: "CACHE_MISS" } }] },
-      { "X-Fieldrep-Cache": "miss" },
-    );
-  }
   let response;
   try {
     response = await fetch(request);
@@ -181,4 +180,62 @@ async function graphql(request) {
     }
   }
   return response;
+}
+
+/** The app screen (hash route) a notice opens on. */
+function screenFor(message) {
+  const type = message.type || "";
+  if (type.startsWith("day_plan.")) return "#/day";
+  if (type.startsWith("account.")) return "#/accounts";
+  return "#/inbox"; // territory changes: the inbox, with the acknowledge banner on top
+}
+
+self.addEventListener("push", (event) => {
+  event.waitUntil(showPush(event.data));
+});
+
+async function showPush(data) {
+  let message = {};
+  try {
+    message = data ? data.json() : {};
+  } catch {
+    message = { body: data.text() };
+  }
+  const url = new URL(`./${screenFor(message)}`, self.registration.scope).href;
+  await self.registration.showNotification(message.title || "fieldrep", {
+    body: message.body || "",
+    // One notification per event: a push the service repeats replaces the first one.
+    tag: message.event_id || undefined,
+    icon: "icons/icon-192.png",
+    badge: "icons/icon-192.png",
+    timestamp: Date.parse(message.occurred_at) || Date.now(),
+    data: { url, type: message.type || null, cursor: message.cursor ?? null },
+  });
+}
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const opening = openScreen(event.notification.data?.url);
+  try {
+    event.waitUntil(opening);
+  } catch {
+    /* an event made by script (not by a click) cannot extend its lifetime */
+  }
+});
+
+/** Focus a window of the app and send it to `url`'s screen, or open the app there. */
+async function openScreen(url) {
+  const target = new URL(url || "./", self.registration.scope).href;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const app = windows.find((w) => w.url.startsWith(self.registration.scope));
+  if (!app) {
+    await self.clients.openWindow(target);
+    return;
+  }
+  app.postMessage({ type: "open", url: target });
+  try {
+    await app.focus();
+  } catch {
+    /* focusing needs the user's click; the screen changed anyway */
+  }
 }

@@ -142,8 +142,16 @@ def _selections(
                 yield from _selections(fragment.selection_set, fragments)
 
 
-def query_cost(document: DocumentNode, variables: dict[str, Any] | None = None) -> int:
-    """Static cost: 1 per field, list pages multiply what is inside them, solvers cost extra."""
+def query_cost(
+    document: DocumentNode,
+    variables: dict[str, Any] | None = None,
+    operation_name: str | None = None,
+) -> int:
+    """Static cost: 1 per field, list pages multiply what is inside them, solvers cost extra.
+
+    With ``operation_name``, only that operation counts: a client sends a whole published
+    document (the trusted-document allowlist knows files by their text) and runs one of it.
+    """
     variables = variables or {}
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -169,6 +177,7 @@ def query_cost(document: DocumentNode, variables: dict[str, Any] | None = None) 
         cost(d.selection_set, 0)
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode)
+        and (operation_name is None or (d.name is not None and d.name.value == operation_name))
     )
 
 
@@ -186,7 +195,7 @@ class CostLimiter(SchemaExtension):
         if bucket is None or viewer is None or ctx.graphql_document is None:
             yield
             return
-        requested = query_cost(ctx.graphql_document, ctx.variables)
+        requested = query_cost(ctx.graphql_document, ctx.variables, ctx.operation_name)
         allowed, remaining, retry = await bucket.take(f"user:{viewer.user_id}", requested)
         self.report = {
             "requested": requested,

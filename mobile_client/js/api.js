@@ -71,22 +71,11 @@ export function definitions(doc) {
   return out;
 }
 
-function withFragments(defs, op) {
-  const fragments = new Map(defs.filter((d) => d.kind === "fragment").map((d) => [d.name, d]));
-  const needed = new Set();
-  const visit = (text) => {
-    for (const [, name] of text.matchAll(/\.\.\.\s*([_A-Za-z][_0-9A-Za-z]*)/g)) {
-      if (name !== "on" && fragments.has(name) && !needed.has(name)) {
-        needed.add(name);
-        visit(fragments.get(name).text);
-      }
-    }
-  };
-  visit(op.text);
-  return [op.text, ...[...needed].map((n) => fragments.get(n).text)].join("\n\n");
-}
-
-/** The operation for a feature key: {name, text, kind, file} or null when none is published. */
+/**
+ * The operation for a feature key: {name, text, kind, file} or null when none is published.
+ * `text` is the whole document file as published: the server's trusted-document allowlist
+ * (production) knows files by their exact text, and `operationName` picks the operation.
+ */
 export function operation(key) {
   if (!resolved.has(key)) {
     resolved.set(key, (async () => {
@@ -95,7 +84,7 @@ export function operation(key) {
         if (!doc) continue;
         const defs = definitions(doc);
         const op = defs.find((d) => d.kind !== "fragment" && d.name === name);
-        if (op) return { name, kind: op.kind, file, text: withFragments(defs, op) };
+        if (op) return { name, kind: op.kind, file, text: doc };
       }
       return null;
     })());
@@ -106,17 +95,17 @@ export function operation(key) {
 const SCHEMA_GAP = /Cannot query field|Unknown argument|Unknown type|is not defined by type|Unknown operation|Cannot return null for non-nullable field Query/;
 
 /**
- * Send the operation for `key`. `cache`: "network" (default, the service worker falls back to
- * its cached answer when offline) or "cache-only" (answer from the service worker's cache).
- * Resolves to {data, cachedAt} (cachedAt: ISO time when the answer came from the cache).
+ * Send the operation for `key`. Queries carry "X-Fieldrep-Cache: network": the service worker
+ * stores the answer and falls back to it when offline. Resolves to {data, cachedAt} (cachedAt:
+ * ISO time when the answer came from that store).
  */
-export async function send(key, variables = {}, { cache = "network" } = {}) {
+export async function send(key, variables = {}) {
   const op = await operation(key);
   if (!op) throw new NotAvailable(key, "no GraphQL document for it");
   const headers = { "Content-Type": "application/json" };
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
-  if (op.kind === "query") headers["X-Fieldrep-Cache"] = cache;
+  if (op.kind === "query") headers["X-Fieldrep-Cache"] = "network";
   let response;
   try {
     response = await fetch("/graphql", {
@@ -127,7 +116,6 @@ export async function send(key, variables = {}, { cache = "network" } = {}) {
   } catch {
     throw new OfflineError("You are offline and this is not cached yet.");
   }
-  if (response.headers.get("X-Fieldrep-Cache") === "miss") throw new OfflineError("not cached");
   if (response.headers.get("X-Fieldrep-Offline")) {
     throw new OfflineError("You are offline and this is not cached yet.");
   }
@@ -151,25 +139,46 @@ export async function send(key, variables = {}, { cache = "network" } = {}) {
   return { data: body.data, cachedAt: response.headers.get("X-Fieldrep-Cached-At") };
 }
 
+const DATA_CACHE = "fieldrep-data"; // sw.js stores query answers here
+
+/** The user id inside the bearer token (not verified: it only partitions this device's cache). */
+function subject(bearer) {
+  try {
+    return JSON.parse(atob(bearer.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub || "anon";
+  } catch {
+    return "anon";
+  }
+}
+
 /**
- * Stale-while-revalidate for screens: paint the cached answer at once (if the service worker
- * has one), then the fresh one. `paint(data, {cachedAt})` may be called twice.
+ * The stored answer to `key`'s query, read straight from Cache Storage (the key is sw.js's:
+ * user, operation name, variables). Needs neither the document nor a running service worker,
+ * so a screen can paint before either is ready. Resolves to {data, cachedAt} or null.
+ */
+export async function cachedAnswer(key, variables = {}) {
+  if (!("caches" in window)) return null;
+  const cache = await caches.open(DATA_CACHE);
+  const user = encodeURIComponent(subject(token() || ""));
+  const vars = encodeURIComponent(JSON.stringify(variables));
+  for (const [, name] of OPERATIONS[key] || []) {
+    const hit = await cache.match(`/__fieldrep-data/${user}/${encodeURIComponent(name)}?v=${vars}`);
+    if (hit) return { data: (await hit.json()).data, cachedAt: hit.headers.get("X-Fieldrep-Cached-At") };
+  }
+  return null;
+}
+
+/**
+ * Stale-while-revalidate for screens: paint the stored answer at once (if there is one), then
+ * the fresh one. `paint(data, {cachedAt, source})` may be called twice; source is "cache" or
+ * "network". Offline, the network answer is the stored one again: it is not painted twice.
  */
 export async function load(key, variables, paint) {
-  let painted = false;
-  if (navigator.serviceWorker?.controller) {
-    try {
-      const cached = await send(key, variables, { cache: "cache-only" });
-      paint(cached.data, { cachedAt: cached.cachedAt });
-      painted = true;
-    } catch (err) {
-      if (err instanceof NotAvailable) throw err;
-    }
-  }
+  const cached = await cachedAnswer(key, variables).catch(() => null);
+  if (cached) paint(cached.data, { cachedAt: cached.cachedAt, source: "cache" });
   try {
     const fresh = await send(key, variables);
-    paint(fresh.data, { cachedAt: fresh.cachedAt });
+    if (!cached || fresh.cachedAt !== cached.cachedAt) paint(fresh.data, { cachedAt: fresh.cachedAt, source: "network" });
   } catch (err) {
-    if (!(painted && err instanceof OfflineError)) throw err;
+    if (!(cached && err instanceof OfflineError)) throw err;
   }
 }

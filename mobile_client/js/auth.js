@@ -45,6 +45,7 @@ export async function login(email, password) {
 
 export async function logout() {
   localStorage.removeItem(KEY);
+  localStorage.removeItem("fieldrep.myDaySnapshot"); // the last "my day" painted at start-up
   // Cached API answers belong to the user who logged out.
   navigator.serviceWorker?.controller?.postMessage({ type: "clear-data" });
   listeners.forEach((fn) => fn(null));

@@ -26,6 +26,28 @@ function registerServiceWorker() {
   });
 }
 
+/** A clicked push notification: the service worker names the screen to show. */
+function listenToServiceWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    if (event.data?.type !== "open" || !event.data.url) return;
+    const url = new URL(event.data.url, location.href);
+    if (url.origin !== location.origin) return;
+    if (url.pathname === location.pathname) location.hash = url.hash;
+    else location.assign(url.href);
+  });
+  navigator.serviceWorker.startMessages();
+}
+
+async function logOut() {
+  // The next person on this phone must not get this user's push notifications.
+  try {
+    await (await import("./push.js")).forgetPush();
+  } finally {
+    await logout();
+  }
+}
+
 function renderSync(s) {
   const badge = document.getElementById("sync-badge");
   let state = "synced";
@@ -57,12 +79,16 @@ async function showApp(s) {
   document.getElementById("logout").hidden = false;
   renderTabs(s.role);
   await startRouter();
-  outbox.flush();
-  startLive();
-  startBanner();
-  // Warm every operation document into the service worker's cache for offline use.
-  const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 1500));
-  idle(() => Object.keys(OPERATIONS).forEach((key) => operation(key)));
+  // Syncing, live notices and the banner start once the first screen had its chance to paint
+  // (on a slow phone they would otherwise compete with it); the documents for offline use last.
+  const idle = (fn, timeout) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout }) : setTimeout(fn, timeout));
+  idle(() => {
+    if (!session()) return; // logged out meanwhile
+    outbox.flush();
+    startLive();
+    startBanner();
+  }, 1000);
+  idle(() => Object.keys(OPERATIONS).forEach((key) => operation(key)), 3000);
 }
 
 async function showLogin() {
@@ -72,15 +98,17 @@ async function showLogin() {
   banner.hidden = true;
   banner.replaceChildren();
   stopLive();
+  delete document.getElementById("view").dataset.snapshot;
   const { show } = await import("./screens/login.js");
   await show(document.getElementById("view"));
 }
 
 async function boot() {
   setServiceWorkerReady(registerServiceWorker());
+  listenToServiceWorker();
   outbox.onChange(renderSync);
-  renderSync(await outbox.status());
-  document.getElementById("logout").addEventListener("click", () => logout());
+  outbox.status().then(renderSync); // IndexedDB: not on the way to the first screen
+  document.getElementById("logout").addEventListener("click", () => logOut());
   onSessionChange((s) => {
     if (s) {
       history.replaceState(null, "", "#/");

@@ -72,6 +72,15 @@ async function drawRoads(L, map, renderer, el, alive) {
   }
 }
 
+/**
+ * Remove a map when its screen goes away. A zoom animation in flight (fitBounds) finishes on a
+ * timer and would then touch the removed map and throw, so such a map goes at its "zoomend".
+ */
+export function removeMap(map) {
+  if (map._animatingZoom) map.once("zoomend", () => map.remove());
+  else map.remove();
+}
+
 /** A numbered stop marker (keyboard-focusable, labelled). */
 export function stopMarker(L, lat, lon, number, title) {
   return L.marker([lat, lon], {

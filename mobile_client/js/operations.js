@@ -32,6 +32,9 @@ export const OPERATIONS = {
   acknowledgements: [["app_manager", "AppAcknowledgements"], ["territories", "Acknowledgements"]],
   proposeAlignment: [["app_manager", "AppProposeAlignment"], ["territories", "ProposeAlignment"]],
   job: [["app_manager", "AppJob"], ["territories", "Job"]],
+  vapidPublicKey: [["app_push", "AppVapidPublicKey"]],
+  registerPushSubscription: [["app_push", "AppRegisterPush"]],
+  unregisterPushSubscription: [["app_push", "AppUnregisterPush"]],
   coverage: [["visits", "Coverage"], ["analytics", "Coverage"]],
   windshield: [["visits", "Windshield"], ["analytics", "Windshield"]],
 };

@@ -49,7 +49,7 @@ export async function checkIn({ account, position, notes, outcome }) {
   const at = new Date().toISOString();
   const visit = {
     clientId, user: me(), accountId: account.id, accountName: account.name, checkInAt: at,
-    checkOutAt: null, notes: notes || null, synced: false,
+    checkOutAt: null, notes: notes || null, outcome: outcome || null, synced: false,
   };
   await db.put("visits", visit);
   await db.put("outbox", {
@@ -65,7 +65,9 @@ export async function checkIn({ account, position, notes, outcome }) {
 export async function checkOut(visit, { position, notes, outcome }) {
   const clientId = newId();
   const at = new Date().toISOString();
-  await db.put("visits", { ...visit, checkOutAt: at, checkOutNotes: notes || null, checkOutSynced: false });
+  await db.put("visits", {
+    ...visit, checkOutAt: at, checkOutNotes: notes || null, outcome: outcome || visit.outcome || null, checkOutSynced: false,
+  });
   await db.put("outbox", {
     clientId, user: me(), kind: "checkOut", createdAt: Date.now(), attempts: 0, visitClientId: visit.clientId,
     input: { clientId, visitClientId: visit.clientId, at, position: position || null, notes: notes || null, outcome: outcome || null },

@@ -40,6 +40,8 @@ export async function route() {
     else a.removeAttribute("aria-current");
   });
   view.dataset.screen = name;
+  // A snapshot painted by index.html (data-snapshot names its screen) belongs to that screen only.
+  if (view.dataset.snapshot !== name) delete view.dataset.snapshot;
   try {
     const mod = await SCREENS[name]();
     if (mine !== navigation) return;

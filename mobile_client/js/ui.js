@@ -56,13 +56,17 @@ export function toast(message, { timeout = 5000 } = {}) {
   setTimeout(() => item.remove(), timeout);
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+// Made on first use: the first Intl formatter loads the locale data (about 0.1 s on a slow
+// phone), which must not hold up loading the modules.
+let timeFmt = null;
+let dateFmt = null;
 
 export function fmtTime(iso) {
+  timeFmt ??= new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   return iso ? timeFmt.format(new Date(iso)) : "–";
 }
 export function fmtDate(iso) {
+  dateFmt ??= new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
   return iso ? dateFmt.format(new Date(iso)) : "never";
 }
 export function fmtDuration(seconds) {
@@ -81,6 +85,18 @@ export function today() {
   const d = new Date();
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/**
+ * Now (or `d`) as ISO 8601 with the device's UTC offset, e.g. 2026-11-24T10:30:00+01:00: the
+ * server reads the plan's date from it, which must be the local date, not UTC's.
+ */
+export function localIso(d = new Date()) {
+  const pad = (n) => String(n).padStart(2, "0");
+  const offset = -d.getTimezoneOffset();
+  const abs = Math.abs(offset);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+    + `${offset >= 0 ? "+" : "-"}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
 /** Great-circle distance in metres. */

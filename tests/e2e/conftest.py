@@ -7,18 +7,26 @@ Debian's (``/usr/bin/chromium``); without it the tests skip locally and fail in 
 
 from __future__ import annotations
 
+import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Request,
+    WebSocket,
+    expect,
+    sync_playwright,
+)
+
+from backend.api.limits import load_trusted_documents
+from tests.e2e.server import PASSWORD, Server, ServerError, demo_server
 
 CHROMIUM = Path(os.environ.get("FIELDREP_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -30,8 +38,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PASSWORD = "fieldrep-demo"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: The exact texts the server's production allowlist accepts (one per operations file).
+PUBLISHED = set(load_trusted_documents(ROOT / "graphql" / "operations").values())
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "device_scale_factor": 2,
@@ -45,92 +55,26 @@ PHONE = {
 }
 # Planning a day runs the route solver on first request: allow it time, assert no timings.
 expect.set_options(timeout=30_000)
-_CLI = [sys.executable, "-c", "from backend.cli.main import app; app()"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """The running server: its URL and a helper to call the API as a demo user."""
-
-    url: str
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def token(self, email: str) -> str:
-        if email not in self.tokens:
-            r = httpx.post(f"{self.url}/auth/token", data={"username": email, "password": PASSWORD})
-            r.raise_for_status()
-            self.tokens[email] = r.json()["access_token"]
-        return self.tokens[email]
-
-    def gql(self, email: str, query: str, **variables: object) -> dict[str, object]:
-        r = httpx.post(
-            f"{self.url}/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {self.token(email)}"},
-            timeout=60,
-        )
-        r.raise_for_status()
-        body: dict[str, object] = r.json()
-        assert not body.get("errors"), body
-        data = body["data"]
-        assert isinstance(data, dict)
-        return data
+def start_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    environment: str = "development",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """Yield a demo server in a fresh data folder (for fixtures); fail the test if it cannot."""
+    data_dir = tmp_path_factory.mktemp(f"e2e-{environment}")
+    try:
+        with demo_server(data_dir, environment, extra_env) as running:
+            yield running
+    except ServerError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``fieldrep demo --no-serve`` into a temp data folder, then ``fieldrep serve``."""
-    data_dir = tmp_path_factory.mktemp("e2e-data")
-    env = {
-        **os.environ,
-        "FIELDREP_DATA_DIR": str(data_dir),
-        "FIELDREP_ENVIRONMENT": "development",
-    }
-    env.pop("FIELDREP_DATABASE_URL", None)
-    env.pop("FIELDREP_REDIS_URL", None)
-    if os.environ.get("FIELDREP_TEST_ROUTING_CACHE"):
-        env["FIELDREP_ROUTING_CACHE_DIR"] = os.environ["FIELDREP_TEST_ROUTING_CACHE"]
-    demo = subprocess.run(
-        [*_CLI, "demo", "--no-serve"],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert demo.returncode == 0, f"fieldrep demo failed:\n{demo.stdout}\n{demo.stderr}"
-    port = _free_port()
-    log = (data_dir / "server.log").open("w")
-    proc = subprocess.Popen(
-        [*_CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"server did not start:\n{(data_dir / 'server.log').read_text()}")
-            time.sleep(0.2)
-        yield Server(url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    yield from start_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +97,39 @@ def browser() -> Iterator[Browser]:
 
 @dataclass
 class Phone:
-    """A fresh browser profile at a phone viewport, collecting console errors."""
+    """A fresh browser profile at a phone viewport, collecting console errors.
+
+    It also records every GraphQL document the page sends (HTTP and WebSocket) that is not, to
+    the character, one of ``graphql/operations/*.graphql``: production runs nothing else.
+    """
 
     context: BrowserContext
     page: Page
     errors: list[str]
     server: Server
+    unpublished: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("request", self._check_request)
+        self.page.on("websocket", self._check_websocket)
+
+    def _check_document(self, raw: str | bytes | None) -> None:
+        try:
+            body = json.loads(raw or "null")
+        except ValueError:
+            return
+        payload = body.get("payload", body) if isinstance(body, dict) else None
+        query = payload.get("query") if isinstance(payload, dict) else None
+        if query is not None and query not in PUBLISHED:
+            name = payload.get("operationName") if isinstance(payload, dict) else None
+            self.unpublished.append(f"{name}: {str(query)[:80]!r}")
+
+    def _check_request(self, request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/graphql"):
+            self._check_document(request.post_data)
+
+    def _check_websocket(self, socket: WebSocket) -> None:
+        socket.on("framesent", self._check_document)
 
     def login(self, email: str) -> None:
         page = self.page
@@ -173,22 +144,37 @@ class Phone:
             "navigator.serviceWorker && navigator.serviceWorker.controller !== null"
         )
 
-    def screenshot(self, name: str) -> None:
-        """Save the top of the current screen to ``docs/screenshots/<name>``."""
+    def screenshot(self, name: str, at: Locator | None = None) -> None:
+        """Save the screen to ``docs/screenshots/<name>``: its top, or scrolled to ``at``."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.evaluate("window.scrollTo(0, 0)")
+        if at is None:
+            self.page.evaluate("window.scrollTo(0, 0)")
+        else:
+            self.page.evaluate("document.getElementById('toasts').replaceChildren()")
+            at.evaluate("el => el.scrollIntoView({block: 'center'})")
         self.page.screenshot(path=str(SCREENSHOTS / name))
 
+    def assert_clean(self) -> None:
+        """No console errors, and only published documents were sent."""
+        assert self.errors == [], f"console errors: {self.errors}"
+        assert self.unpublished == [], f"documents not in graphql/operations/: {self.unpublished}"
 
-@pytest.fixture
-def phone(browser: Browser, server: Server) -> Iterator[Phone]:
-    """A phone-sized page; the test fails if the app logged any console error."""
-    context = browser.new_context(**PHONE)
+
+def open_phone(browser: Browser, server: Server, **overrides: object) -> Phone:
+    """A new phone-sized browser profile (``PHONE`` settings, with ``overrides``)."""
+    context = browser.new_context(**{**PHONE, **overrides})  # type: ignore[arg-type]
     context.set_default_timeout(20_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
-    yield Phone(context, page, errors, server)
-    context.close()
-    assert errors == [], f"console errors: {errors}"
+    return Phone(context, page, errors, server)
+
+
+@pytest.fixture
+def phone(browser: Browser, server: Server) -> Iterator[Phone]:
+    """A phone-sized page; the test fails on console errors or unpublished documents."""
+    device = open_phone(browser, server)
+    yield device
+    device.context.close()
+    device.assert_clean()

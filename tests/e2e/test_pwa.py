@@ -8,7 +8,8 @@ import time
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import PHONE, Phone, Server
+from tests.e2e.conftest import Phone, open_phone
+from tests.e2e.server import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -167,13 +168,9 @@ def test_realignment_reaches_the_rep_live(phone: Phone, server: Server, browser:
     expect(rep_page.locator("#day-map")).to_have_attribute("data-stops", re.compile(r"^\d+$"))
     draft = _draft_moving_one_account(server, rep_email)
 
-    manager = browser.new_context(**PHONE)
-    manager_errors: list[str] = []
+    mphone = open_phone(browser, server)
+    page = mphone.page
     try:
-        page = manager.new_page()
-        page.on("console", lambda m: manager_errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: manager_errors.append(f"uncaught: {e}"))
-        mphone = Phone(manager, page, manager_errors, server)
         mphone.login("manager@demo.fieldrep")
         expect(page.locator(f"#compare-b option[value='{draft}']")).to_have_count(1)
         page.locator("#compare-b").select_option(draft)
@@ -197,5 +194,5 @@ def test_realignment_reaches_the_rep_live(phone: Phone, server: Server, browser:
         expect(row.locator(".pill.ok")).to_have_text("acknowledged")
         mphone.screenshot("manager-acknowledgements.png")
     finally:
-        manager.close()
-    assert manager_errors == [], manager_errors
+        mphone.context.close()
+    mphone.assert_clean()

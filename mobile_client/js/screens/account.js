@@ -28,7 +28,9 @@ function visitItem(v) {
     h("div", { class: "row" },
       h("div", {}, `Checked in ${fmtTime(v.checkInAt)} `, h("span", { class: `pill ${v.synced ? "ok" : "warn"}` }, inState)),
       v.checkOutAt ? h("div", {}, `Checked out ${fmtTime(v.checkOutAt)} `, h("span", { class: `pill ${v.checkOutSynced ? "ok" : "warn"}` }, outState)) : null,
-      v.notes ? h("div", { class: "small muted" }, `Notes: ${v.notes}`) : null));
+      v.notes ? h("div", { class: "small muted visit-notes" }, `Notes: ${v.notes}`) : null,
+      v.checkOutNotes ? h("div", { class: "small muted visit-checkout-notes" }, `Check-out notes: ${v.checkOutNotes}`) : null,
+      v.outcome ? h("div", { class: "small visit-outcome" }, `Outcome: ${v.outcome}`) : null));
 }
 
 export function show(view, [id]) {

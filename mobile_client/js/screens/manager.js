@@ -4,7 +4,7 @@
 
 import { load, NotAvailable, OfflineError, send } from "../api.js";
 import { barChart } from "../charts.js";
-import { createMap, drawOutlines, PALETTE } from "../map.js";
+import { createMap, drawOutlines, PALETTE, removeMap } from "../map.js";
 import { errorBlock, fmtPercent, h, render, today, toast, unavailable } from "../ui.js";
 
 function explain(err, what) {
@@ -13,9 +13,12 @@ function explain(err, what) {
   return errorBlock(err);
 }
 
+/** The local date `days` before today, YYYY-MM-DD (same calendar as `today()`). */
 function isoDaysAgo(days) {
-  const d = new Date(Date.now() - days * 86400000);
-  return d.toISOString().slice(0, 10);
+  const d = new Date();
+  d.setDate(d.getDate() - days);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
 /** Flatten a KPI JSON object into [key, value] rows of numbers and short strings. */
@@ -44,6 +47,31 @@ function kpiTable(kpisA, kpisB, nameA, nameB) {
       h("caption", { class: "visually-hidden" }, `KPIs of A (${nameA}) and B (${nameB})`),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "KPI"), h("th", { scope: "col", class: "num" }, "A"), h("th", { scope: "col", class: "num" }, "B"))),
       h("tbody", {}, keys.map((k) => h("tr", {}, h("th", { scope: "row" }, k.replaceAll("_", " ")), h("td", { class: "num" }, fmtValue(a.get(k))), h("td", { class: "num" }, fmtValue(b.get(k))))))));
+}
+
+/**
+ * Windshield time per rep over the weeks: the tracked figures when the rep recorded driving
+ * (breadcrumbs; visits alone say nothing about driving), else the planned ones. Mixing the two
+ * (planned driving over tracked visits) would overstate the ratio.
+ */
+export function windshieldRows(weeks) {
+  const byRep = new Map();
+  for (const w of weeks) {
+    const e = byRep.get(w.repId) || { label: w.repName, drive: 0, visit: 0, plannedDrive: 0, plannedVisit: 0 };
+    e.drive += w.actualDriveSeconds;
+    e.visit += w.actualVisitSeconds;
+    e.plannedDrive += w.plannedDriveSeconds;
+    e.plannedVisit += w.plannedVisitSeconds;
+    byRep.set(w.repId, e);
+  }
+  return [...byRep.values()].map((e) => {
+    const tracked = e.drive > 0;
+    const drive = tracked ? e.drive : e.plannedDrive;
+    const total = drive + (tracked ? e.visit : e.plannedVisit);
+    if (total <= 0) return { label: e.label, value: 0, text: "no data" };
+    const ratio = drive / total;
+    return { label: e.label, value: ratio, text: `${fmtPercent(ratio)} ${tracked ? "tracked" : "planned"}` };
+  });
 }
 
 export function show(view) {
@@ -205,19 +233,9 @@ export function show(view) {
     }
     try {
       await load("windshield", { teamId, from: isoDaysAgo(28), to: today() }, (data) => {
-        const byRep = new Map();
-        for (const w of data.windshield.weeks) {
-          const e = byRep.get(w.repId) || { label: w.repName, drive: 0, visit: 0 };
-          e.drive += w.actualDriveSeconds || w.plannedDriveSeconds;
-          e.visit += w.actualVisitSeconds || w.plannedVisitSeconds;
-          byRep.set(w.repId, e);
-        }
-        const rows = [...byRep.values()].map((e) => {
-          const ratio = e.drive + e.visit > 0 ? e.drive / (e.drive + e.visit) : 0;
-          return { label: e.label, value: ratio, text: fmtPercent(ratio) };
-        });
+        const rows = windshieldRows(data.windshield.weeks);
         render(windshieldOut, rows.length ? barChart(rows, { title: "Windshield time per rep", color: "#c2410c" }) : h("p", { class: "muted" }, "No day plans or visits yet."),
-          h("p", { class: "small muted" }, "Share of working time spent driving (drive ÷ (drive + visits))."));
+          h("p", { class: "small muted" }, "Share of working time spent driving: drive ÷ (drive + visits), tracked (breadcrumbs and visits) where reps recorded their driving, else as planned."));
       });
     } catch (err) {
       render(windshieldOut, explain(err, "Windshield time"));
@@ -233,6 +251,10 @@ export function show(view) {
     try {
       await load("acknowledgements", { alignmentId: active.id }, (data) => {
         const rows = Object.values(data)[0] || [];
+        if (!rows.length) {
+          render(acksOut, h("p", { class: "muted" }, `No rep has been told about "${active.name}" yet.`));
+          return;
+        }
         render(acksOut, h("p", { class: "small muted" }, `For "${active.name}":`),
           h("ul", { class: "list", id: "ack-list" }, rows.map((r) => h("li", {}, h("div", { class: "row" },
             `${r.fullName || r.repId}: `,
@@ -259,5 +281,5 @@ export function show(view) {
     await Promise.all([charts(), acknowledgements()]);
   })();
 
-  return () => mapReady.then((m) => m.map.remove()).catch(() => undefined);
+  return () => mapReady.then((m) => removeMap(m.map)).catch(() => undefined);
 }
