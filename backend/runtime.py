@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.api.limits import Bucket, MemoryBucket, RedisBucket
 from backend.db.engine import make_engine, make_sessionmaker
+from backend.heap import settle_heap
 from backend.jobs.runner import JobRunner
 from backend.settings import Settings, bundled_region_path
 
@@ -106,6 +107,7 @@ class Runtime:
                         self.region_path,
                         cache_dir=self.settings.effective_routing_cache_dir,
                     )
+                    settle_heap(force=self.settings.environment != "test")
         return self._network
 
     async def close(self) -> None:

@@ -54,6 +54,14 @@ class MemoryDeduplicator:
             self._ids.popitem(last=False)
 
 
+_MARK_MANY = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, '1', 'EX', ARGV[1])
+end
+return #KEYS
+"""
+
+
 class RedisDeduplicator:
     """Deduplicator shared by every consumer process, one expiring Redis key per event id.
 
@@ -75,6 +83,7 @@ class RedisDeduplicator:
         self._client = client
         self._namespace = namespace
         self._ttl = ttl_seconds
+        self._mark_script = client.register_script(_MARK_MANY)
 
     def _key(self, event_id: str) -> str:
         return f"{self._namespace}:{event_id}"
@@ -88,18 +97,19 @@ class RedisDeduplicator:
         await self._client.set(self._key(event_id), b"1", ex=self._ttl)
 
     async def seen_many(self, event_ids: Sequence[str]) -> list[bool]:
-        """:meth:`seen` for a batch in one round trip."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            for event_id in event_ids:
-                pipe.exists(self._key(event_id))
-            return [bool(n) for n in await pipe.execute()]
+        """:meth:`seen` for a batch: one ``MGET``, one command rather than one per id (the
+        client's per-command cost dominated a realignment's thousand notices)."""
+        if not event_ids:
+            return []
+        values = await self._client.mget([self._key(e) for e in event_ids])
+        return [value is not None for value in values]
 
     async def mark_many(self, event_ids: Sequence[str]) -> None:
-        """:meth:`mark` for a batch in one round trip."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            for event_id in event_ids:
-                pipe.set(self._key(event_id), b"1", ex=self._ttl)
-            await pipe.execute()
+        """:meth:`mark` for a batch: one script call setting every key with its expiry."""
+        if not event_ids:
+            return
+        keys = [self._key(e) for e in event_ids]
+        await self._mark_script(keys=keys, args=[self._ttl])
 
 
 __all__ = ["Deduplicator", "MemoryDeduplicator", "RedisDeduplicator"]

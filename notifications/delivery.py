@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from notifications.bus import EventBus
@@ -27,8 +27,15 @@ log = logging.getLogger(__name__)
 class PushSubscriptionStore(Protocol):
     """Devices subscribed to Web Push (the backend implements it over SQL)."""
 
-    async def subscriptions_for(self, user_id: str) -> Sequence[PushSubscription]:
-        """Return ``user_id``'s current subscriptions."""
+    async def subscriptions_for(
+        self, user_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[PushSubscription]]:
+        """Return the current subscriptions of each of ``user_ids`` that has any.
+
+        One call per delivered batch (not per notice): a realignment notifies hundreds of reps
+        at once, and a lookup per rep would queue hundreds of database round trips on the same
+        event loop that serves the live subscriptions.
+        """
         ...
 
     async def remove(self, subscription: PushSubscription) -> None:
@@ -90,8 +97,7 @@ class NotificationDispatcher:
         await self.bus.announce(announced)
         await self.dedup.mark(event.id)
         self.handled += 1
-        for item in created:
-            self._start_push(item)
+        self._start_push(created)
 
     async def handle_many(self, events: Sequence[Event]) -> None:
         """Deliver a batch with one inbox transaction (group commit), then announce and push.
@@ -115,30 +121,54 @@ class NotificationDispatcher:
             return
         pairs = [(user_id, event) for event in fresh for user_id in event.recipients]
         stored: Sequence[tuple[InboxItem, bool]] = await add_many(pairs)
-        await self.bus.announce([item for item, _ in stored])
+        # Stored means handled: announcing and marking are independent round trips, so they run
+        # side by side (the next batch waits for both).
+        await asyncio.gather(
+            self.bus.announce([item for item, _ in stored]), self._mark([e.id for e in fresh])
+        )
+        self.handled += len(fresh)
+        self._start_push([item for item, is_new in stored if is_new])
+
+    async def _mark(self, event_ids: Sequence[str]) -> None:
         mark_many = getattr(self.dedup, "mark_many", None)
         if mark_many is not None:
-            await mark_many([e.id for e in fresh])
-        else:
-            for event in fresh:
-                await self.dedup.mark(event.id)
-        self.handled += len(fresh)
-        for item, is_new in stored:
-            if is_new:
-                self._start_push(item)
-
-    def _start_push(self, item: InboxItem) -> None:
-        if self.push is None:
+            await mark_many(event_ids)
             return
-        task = asyncio.create_task(self._push_item(item))
+        for event_id in event_ids:
+            await self.dedup.mark(event_id)
+
+    def _start_push(self, items: Sequence[InboxItem]) -> None:
+        if self.push is None or not items:
+            return
+        task = asyncio.create_task(self._push_items(items))
         self._push_tasks.add(task)
         task.add_done_callback(self._push_tasks.discard)
 
-    async def _push_item(self, item: InboxItem) -> list[PushResult]:
+    async def _push_items(self, items: Sequence[InboxItem]) -> list[PushResult]:
         assert self.push is not None and self.push_store is not None
+        try:
+            devices = await self.push_store.subscriptions_for(
+                sorted({item.user_id for item in items})
+            )
+        except Exception:
+            log.exception("could not look up push devices; the inbox keeps the notices")
+            return []
+        sends = [
+            self._push_item(item, devices[item.user_id])
+            for item in items
+            if devices.get(item.user_id)
+        ]
+        results: list[PushResult] = []
+        for batch in await asyncio.gather(*sends):
+            results.extend(batch)
+        return results
+
+    async def _push_item(
+        self, item: InboxItem, devices: Sequence[PushSubscription]
+    ) -> list[PushResult]:
+        assert self.push is not None
         async with self._push_slots:
             try:
-                devices = await self.push_store.subscriptions_for(item.user_id)
                 return await self.push.send_many(devices, item.event, cursor=item.cursor)
             except Exception:
                 log.exception("push for event %s to %s failed", item.event.id, item.user_id)

@@ -21,13 +21,14 @@ Example:
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
+
+from notifications import _json
 
 JsonObject = dict[str, Any]
 
@@ -91,7 +92,7 @@ class Event:
 
     def to_json(self) -> str:
         """Serialize compactly with sorted keys, so equal events give equal bytes."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        return _json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Event:
@@ -132,8 +133,8 @@ def event_from_json(text: str | bytes) -> Event:
         EventDecodeError: If the text is not JSON or not a valid event.
     """
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = _json.loads(text)
+    except _json.JSONDecodeError as exc:
         raise EventDecodeError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise EventDecodeError("event JSON must be an object")

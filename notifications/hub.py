@@ -79,6 +79,7 @@ class SubscriptionHub:
         self._buffer_size = buffer_size
         self._page_size = page_size
         self._by_user: dict[str, set[_Subscriber]] = {}
+        self._live = 0
         self.replays = 0
         """Inbox replays performed, initial ones included (for metrics and tests)."""
 
@@ -86,6 +87,12 @@ class SubscriptionHub:
     def subscriber_count(self) -> int:
         """Number of open subscriptions in this process."""
         return sum(len(subs) for subs in self._by_user.values())
+
+    @property
+    def live_subscriptions(self) -> int:
+        """Subscriptions past their initial replay, waiting for live items (for health checks:
+        a subscription counted here hears the next announcement without reading the inbox)."""
+        return self._live
 
     def publish_local(self, item: InboxItem) -> None:
         """Buffer ``item`` for every local subscription of ``item.user_id`` (never blocks)."""
@@ -113,11 +120,14 @@ class SubscriptionHub:
         sub = _Subscriber(self._buffer_size)
         self._by_user.setdefault(user_id, set()).add(sub)
         last = after_cursor
+        counted = False
         try:
             if last is not None:
                 async for item in self._replay(user_id, last):
                     last = item.cursor
                     yield item
+            self._live += 1
+            counted = True
             while True:
                 if sub.needs_replay and last is not None:
                     sub.needs_replay = False
@@ -144,6 +154,8 @@ class SubscriptionHub:
                 last = item.cursor
                 yield item
         finally:
+            if counted:
+                self._live -= 1
             subs = self._by_user.get(user_id)
             if subs is not None:
                 subs.discard(sub)

@@ -8,7 +8,7 @@ instead of mocks. They are not durable; the backend provides the SQL ones.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from notifications.events import Event
 from notifications.inbox import InboxItem
@@ -99,9 +99,11 @@ class InMemoryPushSubscriptions:
         """Register a device."""
         self._by_user.setdefault(user_id, []).append(subscription)
 
-    async def subscriptions_for(self, user_id: str) -> Sequence[PushSubscription]:
-        """Return the user's devices."""
-        return list(self._by_user.get(user_id, []))
+    async def subscriptions_for(
+        self, user_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[PushSubscription]]:
+        """Return the devices of each user that has any."""
+        return {u: list(self._by_user[u]) for u in user_ids if self._by_user.get(u)}
 
     async def remove(self, subscription: PushSubscription) -> None:
         """Forget a device (called on 404/410)."""

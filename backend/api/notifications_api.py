@@ -144,29 +144,38 @@ class NotificationsQuery:
             raise not_found("Alignment", alignment_id)
         if not policy.can_manage_team(viewer, alignment.team_id):
             raise api_error(ErrorCode.FORBIDDEN, "only the team's managers see acknowledgements")
+        # The alignment id sits in the stored event; the JSON path keeps the filter in SQL
+        # (PostgreSQL and SQLite both index into JSON), so a team with a long history of
+        # realignments is not read whole for one answer.
+        version = models.Notification.payload["payload"]["alignment_version_id"].as_string()
         rows = (
             await ctx.session.execute(
-                select(models.Notification, models.Rep.id, models.User.full_name)
+                select(
+                    models.Notification.user_id,
+                    models.Notification.created_at,
+                    models.Notification.acknowledged_at,
+                    models.Rep.id,
+                    models.User.full_name,
+                )
                 .join(models.User, models.User.id == models.Notification.user_id)
                 .join(models.Rep, models.Rep.user_id == models.User.id)
                 .where(
                     models.Notification.type == TERRITORY_CHANGED,
                     models.Rep.team_id == alignment.team_id,
+                    version == str(alignment.id),
                 )
                 .order_by(models.Notification.id)
             )
-        ).all()
-        wanted = str(alignment.id)
+        ).tuples()
         return [
             Acknowledgement(
                 rep_id=strawberry.ID(str(rep_id)),
-                user_id=strawberry.ID(str(n.user_id)),
+                user_id=strawberry.ID(str(user_id)),
                 full_name=name,
-                notified_at=n.created_at,
-                acknowledged_at=n.acknowledged_at,
+                notified_at=notified_at,
+                acknowledged_at=acknowledged_at,
             )
-            for n, rep_id, name in rows
-            if str(n.payload.get("payload", {}).get("alignment_version_id")) == wanted
+            for user_id, notified_at, acknowledged_at, rep_id, name in rows
         ]
 
 

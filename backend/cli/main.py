@@ -47,7 +47,16 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     if workers > 1:
-        uvicorn.run("backend.app:create_app", factory=True, host=host, port=port, workers=workers)
+        # A worker busy with a burst (a realignment fanned out to a thousand sockets) answers
+        # the supervisor's health ping late; killing it would drop every live connection.
+        uvicorn.run(
+            "backend.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_worker_healthcheck=30,
+        )
     else:
         from backend.app import create_app
 

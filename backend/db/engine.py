@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,9 +14,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def json_text(value: Any) -> str:
+    """JSON columns are written with orjson: day plans, KPIs and event payloads are read and
+    written on hot paths (``myDay``, the notification relay), where it is several times faster
+    than ``json``; numpy numbers from the solvers serialize as plain numbers."""
+    return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the engine; SQLite gets foreign keys on and a WAL journal for concurrent readers."""
+    kwargs.setdefault("json_serializer", json_text)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":

@@ -71,9 +71,12 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
     bus: EventBus
     dedup: Deduplicator
     if settings.redis_url:
-        # Large read batches: a realignment notifies hundreds of reps at once, and each batch is
-        # one inbox transaction (see SqlInbox.add_many).
-        redis_bus = RedisStreamBus.from_url(settings.redis_url, batch_size=500)
+        # Read batches: each is one inbox transaction (see SqlInbox.add_many). Not too large: while
+        # the database stores one batch, this process fans out the previous one to its sockets,
+        # so a realignment's thousand notices flow through in overlapping steps.
+        redis_bus = RedisStreamBus.from_url(
+            settings.redis_url, batch_size=settings.delivery_batch_size
+        )
         bus = redis_bus
         dedup = RedisDeduplicator(redis_bus.client)
     else:

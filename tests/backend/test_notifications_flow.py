@@ -157,6 +157,7 @@ def test_rep_hears_realignment_live_resumes_by_cursor_and_acknowledges(settings:
             a=str(second),
         )
         rows = acks["data"]["territoryAcknowledgements"]
+        assert len(rows) == 2, "rep a1's notice of the first alignment belongs to that one"
         assert {r["repId"]: bool(r["acknowledgedAt"]) for r in rows} == {
             str(world.reps["a1"]): True,
             str(world.reps["a2"]): False,

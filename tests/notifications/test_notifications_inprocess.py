@@ -122,6 +122,34 @@ async def test_hub_replays_then_streams_without_gap_or_duplicate():
     assert hub.subscriber_count == 0
 
 
+async def test_live_subscription_gauge_counts_only_subscriptions_past_their_replay():
+    """Health checks count a subscription as live once its replay is done, and not after."""
+    inbox = InMemoryInbox(read_delay=0.05)
+    bus = InProcessBus()
+    hub = SubscriptionHub(inbox, page_size=5)
+    bus.add_listener(hub)
+    dispatcher = NotificationDispatcher(inbox, bus, MemoryDeduplicator())
+    for i in range(12):  # three replay pages of 50 ms each
+        await dispatcher.handle(plan_event(i))
+    received: list[int] = []
+
+    async def subscriber() -> None:
+        async with contextlib.aclosing(hub.subscribe("rep-1", after_cursor=0)) as items:
+            async for item in items:
+                received.append(item.cursor)
+                if item.cursor == 13:
+                    return
+
+    task = asyncio.create_task(subscriber())
+    await eventually(lambda: hub.subscriber_count == 1)
+    assert hub.live_subscriptions == 0, "still replaying"
+    await eventually(lambda: hub.live_subscriptions == 1)
+    assert received == list(range(1, 13))
+    await dispatcher.handle(plan_event(12))
+    await asyncio.wait_for(task, 10)
+    assert hub.live_subscriptions == 0 and hub.subscriber_count == 0
+
+
 async def test_slow_subscriber_overflows_and_recovers_from_inbox():
     """A subscriber too slow for its buffer loses nothing: it falls back to a replay."""
     inbox = InMemoryInbox()

@@ -111,7 +111,7 @@ async def test_gone_subscription_is_removed_without_retry(peer, sender, store, s
     assert result.outcome is PushOutcome.GONE and result.status == status
     assert result.attempts == 1
     assert store.removed == [device.subscription]
-    assert await store.subscriptions_for("rep-1") == [keep.subscription]
+    assert await store.subscriptions_for(["rep-1"]) == {"rep-1": [keep.subscription]}
 
 
 async def test_429_retry_after_is_honoured(peer, sender):
