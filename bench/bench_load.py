@@ -75,6 +75,7 @@ class Stats:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     samples: dict[str, str] = field(default_factory=dict)
     wall: dict[str, float] = field(default_factory=dict)
+    worker_cpu: dict[int, float] = field(default_factory=dict)
 
     def record(self, op: str, seconds: float, error: str | None) -> None:
         self.latencies[op].append(seconds)
@@ -262,8 +263,26 @@ async def morning(
         )
 
 
+def worker_cpu(server_pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each child process of the server."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server_pid:  # fields[1] is the parent pid
+            used[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 async def run_load(
-    base_url: str, emails: list[str], day: dt.date, args: argparse.Namespace
+    base_url: str,
+    emails: list[str],
+    day: dt.date,
+    args: argparse.Namespace,
+    server_pid: int | None = None,
 ) -> Stats:
     stats = Stats()
     # Idle connections expire before uvicorn's 5 s keep-alive does: reusing one the server is
@@ -282,24 +301,26 @@ async def run_load(
         tokens = await asyncio.gather(*(one_login(e) for e in emails))
         stats.wall["login"] = time.perf_counter() - started
         rng = random.Random(3)
+        cpu_before = worker_cpu(server_pid) if server_pid else {}
         started = time.perf_counter()
-        await asyncio.gather(
-            *(
-                morning(
-                    client,
-                    token,
-                    day,
-                    args.rounds,
-                    args.think,
-                    args.ramp,
-                    random.Random(rng.random()),
-                    stats,
-                )
-                for token in tokens
-                if token
-            )
-        )
+
+        async def one_morning(token: str, seed: float) -> None:
+            if args.connections == "shared":
+                await morning(client, token, day, args.rounds, args.think, args.ramp,
+                              random.Random(seed), stats)  # fmt: skip
+                return
+            # Each rep's phone keeps its own keep-alive connection, as a phone does.
+            own = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=2.0)
+            async with httpx.AsyncClient(base_url=base_url, limits=own, timeout=60) as phone:
+                await morning(phone, token, day, args.rounds, args.think, args.ramp,
+                              random.Random(seed), stats)  # fmt: skip
+
+        await asyncio.gather(*(one_morning(token, rng.random()) for token in tokens if token))
         stats.wall["morning"] = time.perf_counter() - started
+        cpu_after = worker_cpu(server_pid) if server_pid else {}
+        stats.worker_cpu = {
+            pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in sorted(cpu_after)
+        }
     return stats
 
 
@@ -334,7 +355,12 @@ def report(stats: Stats, args: argparse.Namespace, setup: dict[str, float], comm
         f"Load: phase 1, every rep logs in once ({args.login_concurrency} at a time); phase 2, all "
         f"{args.reps} reps starting at random within {args.ramp:g} s, {args.rounds} rounds of myDay (stored plan) -> myAccounts "
         f"(first 20 by priority) -> checkIn at the first stop (unique clientId), think time "
-        f"uniform 0..{2 * args.think:g} s before each step. Latency measured at the client.",
+        f"uniform 0..{2 * args.think:g} s before each step. Latency measured at the client; "
+        + (
+            "the reps share one client connection pool."
+            if args.connections == "shared"
+            else "each rep has a connection of its own (a phone each)."
+        ),
         "",
         "| operation | requests | errors | p50 | p95 | p99 | max |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -354,6 +380,14 @@ def report(stats: Stats, args: argparse.Namespace, setup: dict[str, float], comm
         f"({stats.wall['login']:.1f} s); morning phase {morning_ops / stats.wall['morning']:.1f} "
         f"requests/s ({morning_ops} requests in {stats.wall['morning']:.1f} s, with think time).",
         f"Error rate: {errors / total * 100:.2f} % ({errors} of {total}).",
+        "Server CPU in the morning phase, per process of `fieldrep serve`: "
+        + (
+            ", ".join(f"{seconds:.1f} s" for seconds in stats.worker_cpu.values())
+            if stats.worker_cpu
+            else "not measured"
+        )
+        + f" (of {stats.wall['morning']:.0f} s wall; the workers share the connections "
+        "as the kernel hands them out, which is rarely even).",
         f"Load average (1 min) of the machine at the end: {os.getloadavg()[0]:.2f} on "
         f"{os.cpu_count()} cores (other engineers' test runs share them).",
         f"Target myDay p95 < 25 ms: {'met' if my_day_p95 < 25 else 'NOT met'}.",
@@ -394,6 +428,13 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=1.0, help="mean think time (s)")
     parser.add_argument("--ramp", type=float, default=60.0, help="reps start within (s)")
     parser.add_argument("--login-concurrency", type=int, default=8)
+    parser.add_argument(
+        "--connections",
+        choices=("shared", "per-rep"),
+        default="shared",
+        help="morning phase: one client pool for all reps (as before), or one connection per "
+        "rep (a phone each)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.md")
     args = parser.parse_args()
     command = "python bench/bench_load.py " + " ".join(sys.argv[1:])
@@ -442,7 +483,7 @@ def main() -> None:
             for t in range((args.reps + 19) // 20)
             for n in range(min(20, args.reps - t * 20))
         ]
-        stats = asyncio.run(run_load(base_url, emails, day, args))
+        stats = asyncio.run(run_load(base_url, emails, day, args, server.pid))
         text = report(stats, args, setup, command)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)

@@ -1,26 +1,24 @@
 """Accounts for the field: the caller's account list, scored, filtered, near me, paginated.
 
-Ordering by PRIORITY uses :func:`backend.services.priority.score_accounts`, the same function
-the day planner calls, so the list and the route agree. Cursors are opaque and bound to the
-order they were issued for.
+PRIORITY order is ranked in SQL by the twin of the planner's score, and every score, reason and
+penalty shown comes from :func:`backend.services.priority.score_in_book`, the function the day
+planner calls, so the list and the route agree (see :mod:`backend.services.account_list`).
+Cursors are opaque and bound to the order they were issued for.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import math
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
 from backend.api.context import Context
 from backend.api.errors import bad_input
 from backend.api.pagination import check_page_size, decode_cursor, encode_cursor
-from backend.api.types import Account, PageInfo
+from backend.api.types import Account, GeoPoint, PageInfo
 from backend.auth import policy
-from backend.db import models
 from backend.services.account_list import (
     MAX_NEAR_RADIUS_M,
     AccountFilter,
@@ -28,6 +26,7 @@ from backend.services.account_list import (
     Near,
     account_page,
 )
+from backend.services.account_list import RankedAccount as RankedEntry
 from backend.services.positions import coordinate_problem
 from backend.services.priority import Priority
 from backend.services.timeutil import utc_now
@@ -132,6 +131,30 @@ def _cursor_key(after: str, order: AccountOrder) -> tuple[str | float | int, ...
     return (key, last_id)
 
 
+def _ranked(entry: RankedEntry) -> RankedAccount:
+    """The GraphQL node of a page entry (plain values read with the page, no ORM objects)."""
+    a = entry.account
+    return RankedAccount(
+        id=strawberry.ID(str(a.id)),
+        external_id=a.external_id,
+        team_id=strawberry.ID(str(a.team_id)) if a.team_id is not None else None,
+        name=a.name,
+        address=a.address,
+        location=GeoPoint(lat=a.lat, lon=a.lon),
+        segment=a.segment,
+        tier=a.tier,
+        potential=a.potential,
+        visit_cadence_days=a.visit_cadence_days,
+        visit_duration_min=a.visit_duration_min,
+        opening_hours=a.opening_hours,
+        engagement=a.engagement,
+        open_opportunities=a.open_opportunities,
+        last_visit_at=a.last_visit_at,
+        priority=AccountPriority.from_priority(entry.priority),
+        distance_m=entry.distance_m,
+    )
+
+
 @strawberry.type
 class AccountsQuery:
     @strawberry.field(
@@ -154,37 +177,22 @@ class AccountsQuery:
         if order is AccountOrder.DISTANCE and filters.near is None:
             raise bad_input("orderBy", "orderBy DISTANCE needs filter.near")
         cursor = _cursor_key(after, order) if after is not None else None
-        visible = policy.accounts_visible_to(viewer)
         result = await account_page(
             ctx.session,
-            visible,
+            policy.accounts_visible_to(viewer),
             now=utc_now(),
             order=order,
             filters=filters,
             first=first,
             after=cursor,
+            teams=policy.teams_visible_to(viewer),
         )
-        page = result.entries
-        rows = {
-            a.id: a
-            for a in (
-                await ctx.session.scalars(
-                    select(models.Account).where(models.Account.id.in_([r.id for r in page]))
-                )
+        edges = [
+            RankedAccountEdge(
+                cursor=encode_cursor(order.value, *entry.sort_key), node=_ranked(entry)
             )
-        }
-        edges = []
-        for entry in page:
-            base = Account.from_row(rows[entry.id])
-            fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-            node = RankedAccount(
-                **fields,
-                priority=AccountPriority.from_priority(entry.priority),
-                distance_m=entry.distance_m,
-            )
-            edges.append(
-                RankedAccountEdge(cursor=encode_cursor(order.value, *entry.sort_key), node=node)
-            )
+            for entry in result.entries
+        ]
         return RankedAccountConnection(
             edges=edges,
             page_info=PageInfo(

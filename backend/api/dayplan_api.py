@@ -7,7 +7,9 @@ same fields with ``repId``. Rep visibility comes from :mod:`backend.auth.policy`
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+from collections import OrderedDict
 from typing import Any
 
 import strawberry
@@ -27,10 +29,12 @@ from backend.services.dayplan import (
     PlanChanges,
     PlanOptions,
     Position,
+    StoredPlan,
     plan_day,
     record_plan_updated,
     replan_day,
     stored_plan,
+    stored_plan_text,
 )
 
 
@@ -108,7 +112,13 @@ class DayPlan:
     @classmethod
     def from_record(cls, record: models.DayPlanRecord) -> DayPlan:
         """View of the stored plan document."""
-        p: dict[str, Any] = record.plan
+        return cls.from_document(record.rep_id, record.plan_date, record.version, record.plan)
+
+    @classmethod
+    def from_document(
+        cls, rep_id: int, plan_date: dt.date, version: int, p: dict[str, Any]
+    ) -> DayPlan:
+        """View of a plan document (as stored in ``day_plans.plan``)."""
         stops = [
             PlanStop(
                 sequence=s["sequence"],
@@ -133,9 +143,9 @@ class DayPlan:
         ]
         ret = p["return_leg"]
         return cls(
-            rep_id=strawberry.ID(str(record.rep_id)),
-            date=record.plan_date,
-            version=record.version,
+            rep_id=strawberry.ID(str(rep_id)),
+            date=plan_date,
+            version=version,
             timezone=p["timezone"],
             departure=dt.datetime.fromisoformat(p["departure"]),
             shift_start=dt.datetime.fromisoformat(p["shift"]["start"]),
@@ -239,6 +249,31 @@ def _as_api_error(exc: DayPlanError) -> Exception:
     return api_error(code, str(exc), field=exc.field)
 
 
+PLAN_VIEWS_KEY = "day_plan_views"
+PLAN_VIEWS_SIZE = 2048
+
+
+def _plan_view(ctx: Context, stored: StoredPlan) -> DayPlan:
+    """The view of a stored plan, parsed once per version of it in this process.
+
+    Reading the row is what keeps a reader current (a re-plan in any process stores a new
+    version); what is kept here is only the parse of a document that never changes.
+    """
+    views: OrderedDict[tuple[int, int, dt.datetime], DayPlan] = ctx.runtime.extras.setdefault(
+        PLAN_VIEWS_KEY, OrderedDict()
+    )
+    view = views.get(stored.key)
+    if view is None:
+        document = json.loads(stored.document)
+        view = DayPlan.from_document(stored.rep_id, stored.plan_date, stored.version, document)
+        views[stored.key] = view
+        if len(views) > PLAN_VIEWS_SIZE:
+            views.popitem(last=False)
+    else:
+        views.move_to_end(stored.key)
+    return view
+
+
 @strawberry.type
 class DayPlanQuery:
     @strawberry.field(description="The stored plan for the date, planned now when none exists.")
@@ -248,6 +283,9 @@ class DayPlanQuery:
         ctx = info.context
         viewer = ctx.require_viewer()
         rep = await _target_rep(ctx, viewer, rep_id)
+        stored = await stored_plan_text(ctx.session, rep, date)
+        if stored is not None:
+            return _plan_view(ctx, stored)
         record = await stored_plan(ctx.session, rep, date)
         if record is None:
             try:
@@ -257,6 +295,7 @@ class DayPlanQuery:
                     rep,
                     date,
                     max_snap_m=ctx.runtime.settings.max_snap_distance_m,
+                    keep_existing=True,
                 )
                 await ctx.session.commit()
             except DayPlanError as exc:

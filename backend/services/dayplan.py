@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policy import active_territory_account_ids
@@ -476,11 +476,23 @@ def _document(
 
 
 async def _store(
-    session: AsyncSession, rep_id: int, day: dt.date, plan: dict[str, Any]
+    session: AsyncSession,
+    rep_id: int,
+    day: dt.date,
+    plan: dict[str, Any],
+    *,
+    keep_existing: bool = False,
 ) -> DayPlanRecord:
+    """Store ``plan`` as the next version, or, with ``keep_existing``, only if none is stored.
+
+    ``keep_existing`` serves "plan it when there is none": a request that lost the race to a
+    second tab returns the plan that tab stored instead of overwriting it with a new version.
+    """
     record = await session.scalar(
         select(DayPlanRecord).where(DayPlanRecord.rep_id == rep_id, DayPlanRecord.plan_date == day)
     )
+    if record is not None and keep_existing:
+        return record
     if record is None:
         record = DayPlanRecord(rep_id=rep_id, plan_date=day, version=1, plan=plan)
         session.add(record)
@@ -508,7 +520,7 @@ async def record_plan_updated(
         reason=reason,
         plan_id=str(record.id),
     )
-    record_event(session, change.to_event(recipients=[str(user_id)]))
+    await record_event(session, change.to_event(recipients=[str(user_id)]))
 
 
 async def stored_plan(session: AsyncSession, rep_id: int, day: dt.date) -> DayPlanRecord | None:
@@ -516,6 +528,45 @@ async def stored_plan(session: AsyncSession, rep_id: int, day: dt.date) -> DayPl
     return await session.scalar(
         select(DayPlanRecord).where(DayPlanRecord.rep_id == rep_id, DayPlanRecord.plan_date == day)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlan:
+    """A stored plan as read for serving: its identity and its document, still as JSON text.
+
+    ``(id, version, updated_at)`` identifies the document (every re-plan stores a new version),
+    so a reader that has already parsed it can skip parsing it again.
+    """
+
+    id: int
+    rep_id: int
+    plan_date: dt.date
+    version: int
+    updated_at: dt.datetime
+    document: str
+
+    @property
+    def key(self) -> tuple[int, int, dt.datetime]:
+        """What identifies this version of the document."""
+        return (self.id, self.version, self.updated_at)
+
+
+async def stored_plan_text(session: AsyncSession, rep_id: int, day: dt.date) -> StoredPlan | None:
+    """The stored plan of ``rep_id`` for ``day`` in one row read, its document unparsed."""
+    row = (
+        await session.execute(
+            select(
+                DayPlanRecord.id,
+                DayPlanRecord.version,
+                DayPlanRecord.updated_at,
+                cast(DayPlanRecord.plan, Text()),
+            ).where(DayPlanRecord.rep_id == rep_id, DayPlanRecord.plan_date == day)
+        )
+    ).first()
+    if row is None:
+        return None
+    plan_id, version, updated_at, document = row
+    return StoredPlan(plan_id, rep_id, day, version, updated_at, document)
 
 
 async def plan_day(
@@ -527,8 +578,12 @@ async def plan_day(
     *,
     now: dt.datetime | None = None,
     max_snap_m: float = 500.0,
+    keep_existing: bool = False,
 ) -> DayPlanRecord:
-    """Plan ``day`` for ``rep_id`` from scratch and store it as a new version."""
+    """Plan ``day`` for ``rep_id`` from scratch and store it as a new version.
+
+    With ``keep_existing`` a plan stored meanwhile (by a concurrent request) wins.
+    """
     options = options or PlanOptions()
     if not 1 <= options.max_candidates <= 100:
         raise DayPlanError(
@@ -554,7 +609,7 @@ async def plan_day(
     plan = _document(
         net, inputs, day, solution, snaps, placed, unreachable + left, meta, options, [], "home"
     )
-    return await _store(session, rep_id, day, plan)
+    return await _store(session, rep_id, day, plan, keep_existing=keep_existing)
 
 
 def _solve_infeasible_as_error(*args: Any) -> Any:
