@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     login_attempts_per_5min: int = 10
     max_body_bytes: int = 1_000_000
     run_relay_in_process: bool = True
-    delivery_batch_size: int = Field(default=100, ge=1, le=5000)
+    relay_poll_seconds: float = Field(default=0.5, gt=0, le=3600)
+    delivery_batch_size: int = Field(default=250, ge=1, le=5000)
     web_push: bool = True
     vapid_private_key: str | None = None
     vapid_subject: str = "mailto:ops@fieldrep.invalid"

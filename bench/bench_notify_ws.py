@@ -49,18 +49,54 @@ async def seed(url: str, reps: int) -> tuple[int, list[int]]:
         team = Team(name="Bench")
         session.add(team)
         await session.flush()
-        users = [User(email=f"r{i}@b", full_name=f"R{i}", password_hash="x", role=Role.REP, team_id=team.id) for i in range(reps)]
+        users = [
+            User(
+                email=f"r{i}@b",
+                full_name=f"R{i}",
+                password_hash="x",
+                role=Role.REP,
+                team_id=team.id,
+            )
+            for i in range(reps)
+        ]
         session.add_all(users)
         await session.flush()
-        rep_rows = [Rep(user_id=u.id, team_id=team.id, home_lat=47.14, home_lon=9.52, home=(47.14, 9.52)) for u in users]
+        rep_rows = [
+            Rep(user_id=u.id, team_id=team.id, home_lat=47.14, home_lon=9.52, home=(47.14, 9.52))
+            for u in users
+        ]
         session.add_all(rep_rows)
-        accounts = [Account(external_id=f"a{i}", team_id=team.id, name=f"A{i}", lat=47.14, lon=9.52, location=(47.14, 9.52)) for i in range(reps)]
+        accounts = [
+            Account(
+                external_id=f"a{i}",
+                team_id=team.id,
+                name=f"A{i}",
+                lat=47.14,
+                lon=9.52,
+                location=(47.14, 9.52),
+            )
+            for i in range(reps)
+        ]
         session.add_all(accounts)
         await session.flush()
-        await store_alignment(session, team_id=team.id, name="v1", rep_of_account={a.id: r.id for a, r in zip(accounts, rep_rows, strict=True)}, state=AlignmentState.ACTIVE)
+        await store_alignment(
+            session,
+            team_id=team.id,
+            name="v1",
+            rep_of_account={a.id: r.id for a, r in zip(accounts, rep_rows, strict=True)},
+            state=AlignmentState.ACTIVE,
+        )
         rotated = {a.id: rep_rows[(i + 1) % reps].id for i, a in enumerate(accounts)}
-        draft = await store_alignment(session, team_id=team.id, name="rotate", rep_of_account=rotated, state=AlignmentState.DRAFT)
-        manager = User(email="m@b", full_name="M", password_hash="x", role=Role.MANAGER, team_id=team.id)
+        draft = await store_alignment(
+            session,
+            team_id=team.id,
+            name="rotate",
+            rep_of_account=rotated,
+            state=AlignmentState.DRAFT,
+        )
+        manager = User(
+            email="m@b", full_name="M", password_hash="x", role=Role.MANAGER, team_id=team.id
+        )
         session.add(manager)
         await session.flush()
         ids = [u.id for u in users] + [manager.id]
@@ -69,9 +105,25 @@ async def seed(url: str, reps: int) -> tuple[int, list[int]]:
     return draft_id, ids
 
 
-async def subscriber(port: int, token: str, ready: asyncio.Event, counter: list[int], n: int, arrivals: list[float], done: asyncio.Event) -> None:
-    async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"], max_queue=None, open_timeout=120, ping_interval=None) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+async def subscriber(
+    port: int,
+    token: str,
+    ready: asyncio.Event,
+    counter: list[int],
+    n: int,
+    arrivals: list[float],
+    done: asyncio.Event,
+) -> None:
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql",
+        subprotocols=["graphql-transport-ws"],
+        max_queue=None,
+        open_timeout=120,
+        ping_interval=None,
+    ) as ws:
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
         counter[0] += 1
@@ -119,19 +171,42 @@ async def wait_until_live(client: httpx.AsyncClient, reps: int, workers: int) ->
     raise RuntimeError(f"only {sum(live.values())} of {reps} subscriptions went live: {live}")
 
 
+async def wait_for_delivery_group(url: str) -> None:
+    """Wait until the separate relay process has joined the Stream's consumer group."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        for _ in range(600):
+            try:
+                if await client.xinfo_groups("fieldrep:events"):
+                    return
+            except aioredis.ResponseError:
+                pass  # no stream yet
+            await asyncio.sleep(0.05)
+        raise RuntimeError("the relay process never joined the consumer group")
+    finally:
+        await client.aclose()
+
+
 async def stages(name: str, start_wall: float) -> dict[str, float]:
     """Server-side milestones from the database clocks (same machine), in ms after the commit
     request was sent: last outbox row relayed to Redis, last inbox row stored."""
     conn = await asyncpg.connect(f"{PG}/{name}")
     try:
         relayed = await conn.fetchval("SELECT extract(epoch FROM max(published_at)) FROM outbox")
-        stored = await conn.fetchval("SELECT extract(epoch FROM max(created_at)) FROM notifications")
+        stored = await conn.fetchval(
+            "SELECT extract(epoch FROM max(created_at)) FROM notifications"
+        )
     finally:
         await conn.close()
-    return {"relayed": (float(relayed) - start_wall) * 1000, "stored": (float(stored) - start_wall) * 1000}
+    return {
+        "relayed": (float(relayed) - start_wall) * 1000,
+        "stored": (float(stored) - start_wall) * 1000,
+    }
 
 
-async def run(reps: int, workers: int) -> dict[str, float]:
+async def run(reps: int, workers: int, relay_process: bool) -> dict[str, float]:
     name = f"fieldrep_bench_ws_{os.getpid()}"
     admin = await asyncpg.connect(f"{PG}/postgres")
     await admin.execute(f"DROP DATABASE IF EXISTS {name}")
@@ -142,8 +217,40 @@ async def run(reps: int, workers: int) -> dict[str, float]:
     redis = RedisServer(free_port())
     redis.start()
     port = free_port()
-    env = {**os.environ, "FIELDREP_DATABASE_URL": url, "FIELDREP_REDIS_URL": redis.url, "FIELDREP_SECRET_KEY": SECRET, "FIELDREP_QUERY_COST_PER_MINUTE": "1000000000"}
-    server = subprocess.Popen([sys.executable, "-m", "backend.cli.main", "serve", "--port", str(port), "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "FIELDREP_DATABASE_URL": url,
+        "FIELDREP_REDIS_URL": redis.url,
+        "FIELDREP_SECRET_KEY": SECRET,
+        "FIELDREP_QUERY_COST_PER_MINUTE": "1000000000",
+    }
+    if relay_process:  # the production layout: `fieldrep relay` delivers, API processes fan out
+        env["FIELDREP_RUN_RELAY_IN_PROCESS"] = "false"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    relay = (
+        subprocess.Popen(
+            [sys.executable, "-m", "backend.cli.main", "relay"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if relay_process
+        else None
+    )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             for _ in range(200):
@@ -158,12 +265,18 @@ async def run(reps: int, workers: int) -> dict[str, float]:
             ready, counter, arrivals, done = asyncio.Event(), [0], [], asyncio.Event()
             tasks = []
             for token in tokens:
-                tasks.append(asyncio.create_task(subscriber(port, token, ready, counter, reps, arrivals, done)))
+                tasks.append(
+                    asyncio.create_task(
+                        subscriber(port, token, ready, counter, reps, arrivals, done)
+                    )
+                )
                 if len(tasks) % 50 == 0:  # connect in waves, each subscribed before the next
                     while counter[0] < len(tasks):
                         await asyncio.sleep(0.05)
             await asyncio.wait_for(ready.wait(), 120)
             settle_s = await wait_until_live(client, reps, workers)
+            if relay is not None:
+                await wait_for_delivery_group(redis.url)
             mutation = "mutation($id: ID!, $d: Date!) { commitAlignment(id: $id, effectiveDate: $d) { state } }"
             timeline: list[tuple[float, int, int, int]] = []
 
@@ -171,44 +284,82 @@ async def run(reps: int, workers: int) -> dict[str, float]:
                 conn = await asyncpg.connect(f"{PG}/{name}")
                 try:
                     while True:
-                        published = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+                        published = await conn.fetchval(
+                            "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+                        )
                         stored = await conn.fetchval("SELECT count(*) FROM notifications")
-                        timeline.append((time.perf_counter() - start, published, stored, len(arrivals)))
+                        timeline.append(
+                            (time.perf_counter() - start, published, stored, len(arrivals))
+                        )
                         await asyncio.sleep(0.25)
                 finally:
                     await conn.close()
 
             spy = None
             if os.environ.get("BENCH_PYSPY"):
-                spy = subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PYSPY"], "-f", "raw", "-d", "8", "-r", "200", "-p", str(server.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                spy = subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "-o",
+                        os.environ["BENCH_PYSPY"],
+                        "-f",
+                        "raw",
+                        "-d",
+                        "8",
+                        "-r",
+                        "200",
+                        "-p",
+                        str(server.pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 await asyncio.sleep(1.0)
-            cpu_before = server_cpu_seconds(server.pid)
+            server_pids = [server.pid] + ([relay.pid] if relay is not None else [])
+            cpu_before = sum(server_cpu_seconds(p) for p in server_pids)
             start_wall, start = time.time(), time.perf_counter()
             poller = asyncio.create_task(poll()) if os.environ.get("BENCH_TIMELINE") else None
-            response = await client.post("/graphql", json={"query": mutation, "variables": {"id": str(draft), "d": dt.date.today().isoformat()}}, headers={"Authorization": f"Bearer {manager}"})
+            response = await client.post(
+                "/graphql",
+                json={
+                    "query": mutation,
+                    "variables": {"id": str(draft), "d": dt.date.today().isoformat()},
+                },
+                headers={"Authorization": f"Bearer {manager}"},
+            )
             commit_s = time.perf_counter() - start
             assert response.json()["data"]["commitAlignment"]["state"] == "ACTIVE", response.text
             await asyncio.wait_for(done.wait(), 120)
-            cpu_used = server_cpu_seconds(server.pid) - cpu_before
+            cpu_used = sum(server_cpu_seconds(p) for p in server_pids) - cpu_before
             await asyncio.wait_for(asyncio.gather(*tasks), 120)
             if spy is not None:
                 spy.wait(timeout=30)
             if poller is not None:
                 poller.cancel()
                 for t, published, stored, arrived in timeline[::2]:
-                    print(f"t={t:5.2f}s outbox published={published} inbox={stored} arrived={arrived}")
+                    print(
+                        f"t={t:5.2f}s outbox published={published} inbox={stored} arrived={arrived}"
+                    )
             milestones = await stages(name, start_wall)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        for process in (server, relay):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=20)
         redis.stop()
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
     latencies = sorted((a - start) * 1000 for a in arrivals)
     return {
-        "n": len(latencies), "commit_ms": commit_s * 1000, "settle_s": settle_s, **milestones,
-        "first": latencies[0], "cpu_ms": cpu_used * 1000,
-        "p50": statistics.median(latencies), "p95": latencies[int(0.95 * (len(latencies) - 1))],
+        "n": len(latencies),
+        "commit_ms": commit_s * 1000,
+        "settle_s": settle_s,
+        **milestones,
+        "first": latencies[0],
+        "cpu_ms": cpu_used * 1000,
+        "p50": statistics.median(latencies),
+        "p95": latencies[int(0.95 * (len(latencies) - 1))],
         "max": latencies[-1],
     }
 
@@ -218,14 +369,29 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--relay-process",
+        action="store_true",
+        help="run `fieldrep relay` as its own process (production layout)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/notify_ws.md"))
     args = parser.parse_args()
-    results = [asyncio.run(run(args.reps, args.workers)) for _ in range(args.repeats)]
+    results = [
+        asyncio.run(run(args.reps, args.workers, args.relay_process)) for _ in range(args.repeats)
+    ]
     for r in results:
         print(r)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     lines = [
-        "## Realignment notice to live WebSocket subscribers (issue 7)", "",
+        "## Realignment notice to live WebSocket subscribers (issue 7)",
+        "",
         f"Machine: {cpu}, 2 cores. Command: `python bench/bench_notify_ws.py --reps {args.reps} --workers {args.workers} --repeats {args.repeats}`.",
         "Real server (`fieldrep serve`) on PostGIS with a private redis-server on loopback; one team of",
         f"{args.reps} reps, one graphql-transport-ws subscription each; one commit hands every rep's account to",
@@ -235,7 +401,8 @@ def main() -> None:
         "worker reports all its subscriptions live (past their initial inbox replay, `/healthz`).",
         "Stages: *commit* = the commit request's response; *relayed* = the last outbox row marked",
         "published (in Redis); *stored* = the last inbox transaction began (database clock);",
-        "*server CPU* = CPU time the server processes used from the commit to the last notice.", "",
+        "*server CPU* = CPU time the server processes used from the commit to the last notice.",
+        "",
         "| run | notices | commit | relayed | stored | first notice | p50 | p95 | max | server CPU |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -246,7 +413,10 @@ def main() -> None:
             f" | {r['cpu_ms']:.0f} ms |"
         )
     p95s = [r["p95"] for r in results]
-    lines += ["", f"Median p95 over runs: **{statistics.median(p95s):.0f} ms** (target: under 250 ms)."]
+    lines += [
+        "",
+        f"Median p95 over runs: **{statistics.median(p95s):.0f} ms** (target: under 250 ms).",
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

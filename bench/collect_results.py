@@ -6,7 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["network", "vrp", "dayplan", "territories", "accounts", "notifications", "notify_ws", "load"]
+ORDER = [
+    "network",
+    "vrp",
+    "dayplan",
+    "territories",
+    "accounts",
+    "notifications",
+    "notify_ws",
+    "load",
+]
 
 
 def main() -> None:

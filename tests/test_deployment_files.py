@@ -39,7 +39,9 @@ def test_services_and_dependencies_are_coherent() -> None:
 def test_production_settings_are_complete() -> None:
     env = COMPOSE["services"]["api"]["environment"]
     assert env["FIELDREP_ENVIRONMENT"] == "production"
-    assert env["FIELDREP_SECRET_KEY"].startswith("${FIELDREP_SECRET_KEY:?"), "secret must be required"
+    assert env["FIELDREP_SECRET_KEY"].startswith("${FIELDREP_SECRET_KEY:?"), (
+        "secret must be required"
+    )
     assert "postgis:5432" in env["FIELDREP_DATABASE_URL"]
     assert env["FIELDREP_REDIS_URL"].startswith("redis://redis:")
 

@@ -44,6 +44,9 @@ def _migrate(settings: Settings) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Run uvicorn. WebSocket compression is off: notices are a few hundred bytes, and
+    permessage-deflate costs a zlib pass per message and a compression context per socket
+    (hundreds of KB each), which a thousand live phones turn into CPU and memory for nothing."""
     import uvicorn
 
     if workers > 1:
@@ -56,11 +59,18 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             timeout_worker_healthcheck=30,
+            ws_per_message_deflate=False,
         )
     else:
         from backend.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            ws_per_message_deflate=False,
+        )
 
 
 @app.command()
@@ -164,6 +174,7 @@ def relay(
     """Run the outbox relay, the notification dispatcher and the scheduler as their own process."""
     import signal
 
+    from backend.heap import settle_heap
     from backend.jobs.scheduler import background
     from backend.messaging.wiring import running_messaging
     from backend.runtime import Runtime
@@ -179,7 +190,11 @@ def relay(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            async with running_messaging(runtime), background(runtime, interval):
+            async with (
+                running_messaging(runtime, listen_for_commits=True),
+                background(runtime, interval),
+            ):
+                settle_heap()  # as in the API process: no full collection mid-batch
                 console.print("[green]relay running[/] (Ctrl-C to stop)")
                 await stop.wait()
         finally:

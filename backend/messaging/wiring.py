@@ -4,7 +4,8 @@ Default (no ``FIELDREP_REDIS_URL``): in-process bus, relay and dispatcher inside
 With Redis: a Redis Stream carries events to the dispatcher (consumer group, at-least-once,
 reclaim of stuck messages, dedup on event id) and pub/sub wakes every API process's hub, so a
 subscriber on one process hears what another published. The relay runs in the API process
-unless ``FIELDREP_RUN_RELAY_IN_PROCESS=false`` (then ``fieldrep relay`` runs it).
+unless ``FIELDREP_RUN_RELAY_IN_PROCESS=false``: then ``fieldrep relay`` runs it together with
+the dispatcher, and the API processes keep only their hubs (live subscriptions).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.messaging.outbox_listener import listen_for_outbox
 from backend.messaging.stores import SqlInbox, SqlOutboxStore, SqlPushSubscriptions
 from backend.runtime import Runtime
 from notifications import (
@@ -97,7 +99,12 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
     hub = SubscriptionHub(inbox)
     bus.add_listener(hub)
     relay = (
-        OutboxRelay(SqlOutboxStore(runtime.sessionmaker), bus, batch_size=500)
+        OutboxRelay(
+            SqlOutboxStore(runtime.sessionmaker),
+            bus,
+            batch_size=500,
+            poll_interval=settings.relay_poll_seconds,
+        )
         if with_relay
         else None
     )
@@ -105,9 +112,18 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
 
 
 @contextlib.asynccontextmanager
-async def running_messaging(runtime: Runtime) -> AsyncIterator[Messaging]:
-    """Start the pipeline for the app's lifetime; the relay wakes on ``runtime.wake_relay``."""
-    messaging = build_messaging(runtime, with_relay=runtime.settings.run_relay_in_process)
+async def running_messaging(
+    runtime: Runtime, *, listen_for_commits: bool = False
+) -> AsyncIterator[Messaging]:
+    """Start the pipeline for the app's lifetime; the relay wakes on ``runtime.wake_relay``.
+
+    ``listen_for_commits`` (``fieldrep relay``): also wake on outbox commits made by other
+    processes (PostgreSQL NOTIFY), so a separate relay does not wait for its next poll.
+    """
+    # The delivery work (inbox writes, Web Push) goes where the relay goes: with `fieldrep relay`
+    # as its own process, API processes only fan out to their sockets, on a core of their own.
+    in_process = runtime.settings.run_relay_in_process
+    messaging = build_messaging(runtime, with_relay=in_process, with_consumer=in_process)
     runtime.extras["messaging"] = messaging
     await messaging.bus.start()
     if messaging.relay is not None:
@@ -121,6 +137,10 @@ async def running_messaging(runtime: Runtime) -> AsyncIterator[Messaging]:
                 relay.wake()
 
         messaging.tasks.append(asyncio.create_task(forward_wakeups(), name="relay-wakeups"))
+        database_url = runtime.settings.effective_database_url
+        if listen_for_commits and database_url.startswith("postgresql"):
+            listener = listen_for_outbox(database_url, relay.wake)
+            messaging.tasks.append(asyncio.create_task(listener, name="outbox-listener"))
     try:
         yield messaging
     finally:

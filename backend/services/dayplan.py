@@ -504,9 +504,7 @@ async def _store(
     return record
 
 
-async def record_plan_updated(
-    session: AsyncSession, record: DayPlanRecord, reason: str
-) -> None:
+async def record_plan_updated(session: AsyncSession, record: DayPlanRecord, reason: str) -> None:
     """Tell the rep their plan changed (outbox, same transaction as the new version)."""
     from notifications import DayPlanUpdated
 

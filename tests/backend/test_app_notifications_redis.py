@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,6 +35,7 @@ from tests.backend.test_notifications_flow import (
 from tests.redis_server import RedisServer, free_port
 
 pytestmark = [pytest.mark.redis]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -99,3 +104,63 @@ def test_commit_succeeds_while_redis_is_down_and_the_notice_arrives_once_after(
             "notifications"
         ]["items"][0]["payload"]["lost"]
         assert sorted(int(a["account_id"]) for a in lost) == sorted(world.accounts["a1"][:2])
+
+
+@pytest.mark.postgis
+@pytest.mark.timeout(180)
+def test_production_layout_relay_process_delivers_woken_by_the_commit(
+    settings: Settings, private_redis: RedisServer, tmp_path: Path
+) -> None:
+    """`fieldrep relay` as its own process (the docker-compose layout): the API process only
+    serves the subscription; the relay process relays, stores and announces. Its poll interval
+    is set to an hour, so the notice can only arrive because the commit's NOTIFY woke it."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    shared = settings.model_copy(
+        update={"redis_url": private_redis.url, "run_relay_in_process": False}
+    )
+    world = asyncio.run(_seed(shared))
+    draft = _swap_draft(shared, world, world.accounts["a1"][:1], "relay process")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FIELDREP_ENVIRONMENT": "test",
+        "FIELDREP_DATABASE_URL": shared.database_url,
+        "FIELDREP_REDIS_URL": private_redis.url,
+        "FIELDREP_SECRET_KEY": shared.secret_key,
+        "FIELDREP_DATA_DIR": str(tmp_path / "relay-data"),
+        "FIELDREP_RELAY_POLL_SECONDS": "3600",
+        "FIELDREP_WEB_PUSH": "false",
+    }
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli.main", "relay"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert relay.stdout is not None
+        for line in relay.stdout:  # wait until it runs (and has caught up once at start)
+            if b"relay running" in line:
+                break
+        else:
+            pytest.fail(f"the relay process exited with {relay.wait()}")
+        with TestClient(create_app(shared)) as api:
+            messaging = api.app.state.runtime.extras["messaging"]  # type: ignore[attr-defined]
+            assert messaging.relay is None  # the API process neither relays ...
+            assert messaging.dispatcher.handled == 0
+            rep = _login(api, "repa1@x.test", world.password)
+            manager = _login(api, "managera@x.test", world.password)
+            with api.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                _subscribe(ws, rep, 0)
+                time.sleep(0.3)  # the hub's pub/sub reader subscribes
+                committed = _gql(api, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat())
+                assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+                notice = _next_notice(ws)
+                assert notice["type"] == "territory.changed.v1"
+            assert messaging.dispatcher.handled == 0  # ... nor writes inboxes: the relay did
+            assert len(_inbox_with(api, rep, 1)["items"]) == 1
+    finally:
+        relay.terminate()
+        relay.wait(timeout=20)

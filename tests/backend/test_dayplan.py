@@ -323,7 +323,11 @@ async def test_manager_planning_and_replanning_notify_the_rep(api: Api, runtime:
     async with runtime.sessionmaker() as session:
         assert (await session.execute(select(OutboxEvent))).first() is None  # own first look: quiet
     await api.login("boss@p.test", PASSWORD)
-    planned = await api.gql("mutation($d: Date!, $r: ID) { planMyDay(date: $d, repId: $r) { version stops { accountId } } }", d=MONDAY.isoformat(), r=str(world["rep"]))
+    planned = await api.gql(
+        "mutation($d: Date!, $r: ID) { planMyDay(date: $d, repId: $r) { version stops { accountId } } }",
+        d=MONDAY.isoformat(),
+        r=str(world["rep"]),
+    )
     assert planned["data"]["planMyDay"]["version"] == 2  # type: ignore[index]
     async with runtime.sessionmaker() as session:
         events = (await session.execute(select(OutboxEvent))).scalars().all()
