@@ -431,9 +431,9 @@ def main() -> None:
     parser.add_argument(
         "--connections",
         choices=("shared", "per-rep"),
-        default="shared",
-        help="morning phase: one client pool for all reps (as before), or one connection per "
-        "rep (a phone each)",
+        default="per-rep",
+        help="morning phase: one connection per rep (a phone each, the default), or one client "
+        "pool for all reps (its few busy connections stick to one worker)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.md")
     args = parser.parse_args()

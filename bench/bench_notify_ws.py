@@ -392,7 +392,8 @@ def main() -> None:
     lines = [
         "## Realignment notice to live WebSocket subscribers (issue 7)",
         "",
-        f"Machine: {cpu}, 2 cores. Command: `python bench/bench_notify_ws.py --reps {args.reps} --workers {args.workers} --repeats {args.repeats}`.",
+        f"Machine: {cpu}, 2 cores. Command: `python bench/bench_notify_ws.py --reps {args.reps} --workers {args.workers} --repeats {args.repeats}{' --relay-process' if args.relay_process else ''}`."
+        + (" Production layout: `fieldrep relay` in its own process relays, writes the inboxes and announces; the API process only serves the subscriptions." if args.relay_process else " Default layout: relay and dispatcher inside the API process."),
         "Real server (`fieldrep serve`) on PostGIS with a private redis-server on loopback; one team of",
         f"{args.reps} reps, one graphql-transport-ws subscription each; one commit hands every rep's account to",
         "the next rep (effective today), so every subscriber gets exactly one notice. Latency = notice",

@@ -14,7 +14,10 @@ ORDER = [
     "accounts",
     "notifications",
     "notify_ws",
+    "notify_ws_relay_process",
+    "first_paint",
     "load",
+    "load_shared_pool",
 ]
 
 
