@@ -17,7 +17,7 @@ from strawberry.types import Info
 from backend.api.context import Context
 from backend.api.errors import bad_input
 from backend.api.pagination import check_page_size, decode_cursor, encode_cursor
-from backend.api.types import Account, GeoPoint, PageInfo
+from backend.api.types import Account, PageInfo, account_fields
 from backend.auth import policy
 from backend.services.account_list import (
     MAX_NEAR_RADIUS_M,
@@ -133,23 +133,8 @@ def _cursor_key(after: str, order: AccountOrder) -> tuple[str | float | int, ...
 
 def _ranked(entry: RankedEntry) -> RankedAccount:
     """The GraphQL node of a page entry (plain values read with the page, no ORM objects)."""
-    a = entry.account
     return RankedAccount(
-        id=strawberry.ID(str(a.id)),
-        external_id=a.external_id,
-        team_id=strawberry.ID(str(a.team_id)) if a.team_id is not None else None,
-        name=a.name,
-        address=a.address,
-        location=GeoPoint(lat=a.lat, lon=a.lon),
-        segment=a.segment,
-        tier=a.tier,
-        potential=a.potential,
-        visit_cadence_days=a.visit_cadence_days,
-        visit_duration_min=a.visit_duration_min,
-        opening_hours=a.opening_hours,
-        engagement=a.engagement,
-        open_opportunities=a.open_opportunities,
-        last_visit_at=a.last_visit_at,
+        **account_fields(entry.account),
         priority=AccountPriority.from_priority(entry.priority),
         distance_m=entry.distance_m,
     )

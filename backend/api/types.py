@@ -128,23 +128,29 @@ class Account:
     @classmethod
     def from_row(cls, account: models.Account) -> Account:
         """View of an account row."""
-        return cls(
-            id=strawberry.ID(str(account.id)),
-            external_id=account.external_id,
-            team_id=strawberry.ID(str(account.team_id)) if account.team_id is not None else None,
-            name=account.name,
-            address=account.address,
-            location=GeoPoint(lat=account.lat, lon=account.lon),
-            segment=account.segment,
-            tier=account.tier,
-            potential=account.potential,
-            visit_cadence_days=account.visit_cadence_days,
-            visit_duration_min=account.visit_duration_min,
-            opening_hours=account.opening_hours,
-            engagement=account.engagement,
-            open_opportunities=account.open_opportunities,
-            last_visit_at=account.last_visit_at,
-        )
+        return cls(**account_fields(account))
+
+
+def account_fields(account: Any) -> dict[str, Any]:
+    """The :class:`Account` fields of anything with an account row's attributes (an ORM row,
+    or the plain summary the account list reads), for views that add fields of their own."""
+    return {
+        "id": strawberry.ID(str(account.id)),
+        "external_id": account.external_id,
+        "team_id": strawberry.ID(str(account.team_id)) if account.team_id is not None else None,
+        "name": account.name,
+        "address": account.address,
+        "location": GeoPoint(lat=account.lat, lon=account.lon),
+        "segment": account.segment,
+        "tier": account.tier,
+        "potential": account.potential,
+        "visit_cadence_days": account.visit_cadence_days,
+        "visit_duration_min": account.visit_duration_min,
+        "opening_hours": account.opening_hours,
+        "engagement": account.engagement,
+        "open_opportunities": account.open_opportunities,
+        "last_visit_at": account.last_visit_at,
+    }
 
 
 @strawberry.type(description="An alignment version's header.")
