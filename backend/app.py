@@ -154,8 +154,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(rt: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, str | int]:
-        """Database reachable; which worker answered and how many live subscriptions it serves
-        (with several workers, operators and benchmarks poll until they have seen each)."""
+        """Database reachable; which worker answered, how many live subscriptions it serves
+        (with several workers, operators and benchmarks poll until they have seen each) and
+        whether its outbox relay leads, stands by or runs in another process."""
         from sqlalchemy import text
 
         async with rt.sessionmaker() as session:
@@ -164,6 +165,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         messaging = rt.extras.get("messaging")
         if messaging is not None:
             health["liveSubscriptions"] = messaging.hub.live_subscriptions
+            relay = messaging.relay
+            if relay is None:
+                health["relay"] = "elsewhere"  # `fieldrep relay` runs it
+            else:
+                leading = relay.is_leader is None or relay.is_leader()
+                health["relay"] = "leading" if leading else "standing by"
         return health
 
     if OPERATIONS_DIR.is_dir():

@@ -251,6 +251,9 @@ class _Consumer:
                 await self.bus.client.xgroup_delconsumer(self.bus.stream, self.group, name)
 
 
+SHUTDOWN_SECONDS = 5.0
+"""How long :meth:`RedisStreamBus.aclose` waits for its cancelled readers."""
+
 _XADD_MANY = """
 local maxlen = tonumber(ARGV[1])
 for i = 2, #ARGV, 2 do
@@ -424,12 +427,18 @@ class RedisStreamBus:
             self._tasks.append(asyncio.create_task(self._listen(), name="pubsub"))
 
     async def aclose(self) -> None:
-        """Stop the readers; close the client if :meth:`from_url` created it."""
+        """Stop the readers; close the client if :meth:`from_url` created it.
+
+        Shutdown is bounded: a reader that does not finish within ``SHUTDOWN_SECONDS`` of being
+        cancelled (a Redis call wedged on a dead connection) is left behind with a warning
+        rather than keeping the process from exiting.
+        """
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _done, stuck = await asyncio.wait(self._tasks, timeout=SHUTDOWN_SECONDS)
+            if stuck:
+                log.warning("%d Redis reader(s) did not stop in time; leaving them", len(stuck))
         self._tasks.clear()
         if self._owns_client:
             await self.client.aclose()

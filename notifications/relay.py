@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -73,6 +73,15 @@ class OutboxRelay:
             wait short, so the API process can call it after committing a change.
         retry_base: First delay after a failure, in seconds.
         retry_cap: Largest delay after repeated failures, in seconds.
+        is_leader: Whether this relay may publish now. Several processes may run a relay over
+            one outbox; each would publish every row (consumers deduplicate, so nothing is
+            delivered twice, but all the work is repeated). With a leadership check only one
+            publishes and the others stand by. Default: always.
+        publish_timeout: Seconds a publish may take before it counts as a failure and is
+            retried. A bus call that never returns (a connection wedged across a broker
+            restart) would otherwise stop the relay for good, with every later notice queued
+            behind it. A publish that did reach the bus is published again: consumers
+            deduplicate.
 
     Example:
         >>> relay = OutboxRelay(store, bus)  # doctest: +SKIP
@@ -89,8 +98,12 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         retry_base: float = 0.2,
         retry_cap: float = 30.0,
+        is_leader: Callable[[], bool] | None = None,
+        publish_timeout: float = 15.0,
     ) -> None:
         self.store = store
+        self.publish_timeout = publish_timeout
+        self.is_leader = is_leader
         self.bus = bus
         self.batch_size = batch_size
         self.poll_interval = poll_interval
@@ -117,17 +130,21 @@ class OutboxRelay:
         Raises:
             Exception: Whatever the bus or the store raised; unpublished rows stay in the outbox.
         """
+        if self.is_leader is not None and not self.is_leader():
+            return 0
         rows = await self.store.fetch_unpublished(self.batch_size)
         done: list[OutboxId] = []
         publish_many = getattr(self.bus, "publish_many", None)
         try:
             if publish_many is not None and len(rows) > 1:
                 # One round trip for the batch; all-or-nothing, so the prefix rule still holds.
-                await publish_many([row.event for row in rows])
+                async with asyncio.timeout(self.publish_timeout):
+                    await publish_many([row.event for row in rows])
                 done.extend(row.id for row in rows)
             else:
                 for row in rows:
-                    await self.bus.publish(row.event)
+                    async with asyncio.timeout(self.publish_timeout):
+                        await self.bus.publish(row.event)
                     done.append(row.id)
         finally:
             if done:

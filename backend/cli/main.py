@@ -190,10 +190,7 @@ def relay(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            async with (
-                running_messaging(runtime, listen_for_commits=True),
-                background(runtime, interval),
-            ):
+            async with running_messaging(runtime), background(runtime, interval):
                 settle_heap()  # as in the API process: no full collection mid-batch
                 console.print("[green]relay running[/] (Ctrl-C to stop)")
                 await stop.wait()

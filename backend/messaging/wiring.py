@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.messaging.outbox_listener import listen_for_outbox
+from backend.messaging.outbox_listener import RelayLeadership
 from backend.messaging.stores import SqlInbox, SqlOutboxStore, SqlPushSubscriptions
 from backend.runtime import Runtime
 from notifications import (
@@ -112,13 +112,11 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
 
 
 @contextlib.asynccontextmanager
-async def running_messaging(
-    runtime: Runtime, *, listen_for_commits: bool = False
-) -> AsyncIterator[Messaging]:
+async def running_messaging(runtime: Runtime) -> AsyncIterator[Messaging]:
     """Start the pipeline for the app's lifetime; the relay wakes on ``runtime.wake_relay``.
 
-    ``listen_for_commits`` (``fieldrep relay``): also wake on outbox commits made by other
-    processes (PostgreSQL NOTIFY), so a separate relay does not wait for its next poll.
+    On PostgreSQL the relay publishes only while it leads (one relay per database) and then
+    also wakes on outbox commits made by other processes (see ``outbox_listener``).
     """
     # The delivery work (inbox writes, Web Push) goes where the relay goes: with `fieldrep relay`
     # as its own process, API processes only fan out to their sockets, on a core of their own.
@@ -138,9 +136,10 @@ async def running_messaging(
 
         messaging.tasks.append(asyncio.create_task(forward_wakeups(), name="relay-wakeups"))
         database_url = runtime.settings.effective_database_url
-        if listen_for_commits and database_url.startswith("postgresql"):
-            listener = listen_for_outbox(database_url, relay.wake)
-            messaging.tasks.append(asyncio.create_task(listener, name="outbox-listener"))
+        if database_url.startswith("postgresql"):
+            leadership = RelayLeadership(database_url, relay.wake)
+            relay.is_leader = leadership
+            messaging.tasks.append(asyncio.create_task(leadership.run(), name="relay-leadership"))
     try:
         yield messaging
     finally:

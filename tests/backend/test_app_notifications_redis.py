@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -164,3 +164,80 @@ def test_production_layout_relay_process_delivers_woken_by_the_commit(
     finally:
         relay.terminate()
         relay.wait(timeout=20)
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {seconds} s: {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.postgis
+@pytest.mark.timeout(180)
+def test_one_relay_leads_and_a_stand_by_takes_over_when_it_stops(
+    settings: Settings, private_redis: RedisServer
+) -> None:
+    """Two API processes, each with its relay in process: only the one holding the lock
+    publishes (every outbox row once, not twice), and when it stops the other takes over."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the relay lock is a PostgreSQL advisory lock")
+    shared = settings.model_copy(update={"redis_url": private_redis.url})
+    world = asyncio.run(_seed(shared))
+    first = _swap_draft(shared, world, world.accounts["a1"][:1], "first")
+    with TestClient(create_app(shared)) as process_b:
+        manager = _login(process_b, "managera@x.test", world.password)
+        relays = {}
+        with TestClient(create_app(shared)) as process_a:
+            relays = {
+                name: client.app.state.runtime.extras["messaging"].relay  # type: ignore[attr-defined]
+                for name, client in (("a", process_a), ("b", process_b))
+            }
+            _wait_for(
+                lambda: sum(r.is_leader() for r in relays.values()) == 1, 10, "one relay leads"
+            )
+            time.sleep(1.5)  # a stand-by keeps trying: it must keep failing
+            leaders = [name for name, r in relays.items() if r.is_leader()]
+            assert len(leaders) == 1, leaders
+            health = {c.get("/healthz").json()["relay"] for c in (process_a, process_b)}
+            assert health == {"leading", "standing by"}
+            committed = _gql(
+                process_b, manager, COMMIT, id=str(first), d=dt.date.today().isoformat()
+            )
+            assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+            rows = _outbox_rows(shared)
+            _wait_for(
+                lambda: sum(r.stats.published for r in relays.values()) >= rows, 10, "relayed"
+            )
+            time.sleep(1.0)  # room for a second publication if the stand-by relayed too
+            assert sum(r.stats.published for r in relays.values()) == rows
+            assert relays[leaders[0]].stats.published == rows
+        # Process A has stopped. If it led, B takes over; either way B now relays a new commit.
+        _wait_for(relays["b"].is_leader, 10, "process B leads once A has stopped")
+        second = _swap_draft(shared, world, world.accounts["a2"][:1], "second")
+        before = relays["b"].stats.published
+        committed = _gql(process_b, manager, COMMIT, id=str(second), d=dt.date.today().isoformat())
+        assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+        _wait_for(
+            lambda: relays["b"].stats.published - before == _outbox_rows(shared) - rows,
+            10,
+            "B relays the second commit",
+        )
+
+
+def _outbox_rows(settings: Settings) -> int:
+    from sqlalchemy import func, select
+
+    from backend.db.models import OutboxEvent
+    from backend.runtime import Runtime
+
+    async def count() -> int:
+        runtime = Runtime.create(settings)
+        try:
+            async with runtime.sessionmaker() as session:
+                return int(await session.scalar(select(func.count()).select_from(OutboxEvent)) or 0)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(count())

@@ -374,3 +374,54 @@ async def test_worker_killed_mid_job_is_marked_failed_never_stuck(
 
 
 __all__: list[Any] = []
+
+
+# ---- The relay's leadership survives a PostgreSQL restart -----------------------------------
+
+
+@pytest.mark.postgis
+@pytest.mark.timeout(180)
+def test_relay_leads_again_after_postgres_restarts_and_delivers(
+    private_pg: PrivatePostgres, tmp_path: Path
+) -> None:
+    """The relay publishes only while its connection holds the lock. PostgreSQL crashing kills
+    that connection; once the server is back the relay must lead again by itself, so a commit
+    made after the restart still reaches the rep's inbox."""
+    from fastapi.testclient import TestClient
+
+    from tests.backend.test_notifications_flow import COMMIT, _gql, _inbox_with, _login, _swap_draft
+
+    url = asyncio.run(_create_database(private_pg, "fieldrep_relay_fault"))
+    settings = _settings(url, tmp_path)
+
+    async def seed() -> Any:
+        runtime = Runtime.create(settings)
+        try:
+            return await seed_world(runtime)
+        finally:
+            await runtime.close()
+
+    world = asyncio.run(seed())
+    draft = _swap_draft(settings, world, world.accounts["a1"][:1], "after restart")
+    with TestClient(create_app(settings)) as client:
+        relay = client.app.state.runtime.extras["messaging"].relay  # type: ignore[attr-defined]
+        _until(relay.is_leader, "the relay leads")
+        private_pg.stop("immediate")
+        _until(lambda: not relay.is_leader(), "the relay notices it lost the lock")
+        private_pg.start()
+        _until(relay.is_leader, "the relay leads again after the restart")
+        rep = _login(client, "repa1@x.test", world.password)
+        manager = _login(client, "managera@x.test", world.password)
+        committed = _gql(client, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat())
+        assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+        assert len(_inbox_with(client, rep, 1)["items"]) == 1
+
+
+def _until(condition: Any, what: str, seconds: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {seconds} s: {what}")
+        time.sleep(0.05)

@@ -71,7 +71,8 @@ async def test_relay_survives_redis_outage_and_delivers_exactly_once(own_redis):
         assert inbox.adds == 20
 
         own_redis.start()  # same port, empty memory: no stream, no group, no dedup keys
-        await eventually(lambda: inbox.adds >= 50, within=20)
+        # Within the relay's publish timeout plus a retry, should a call hang across the restart.
+        await eventually(lambda: inbox.adds >= 50, within=40)
         await asyncio.sleep(0.5)  # room for a stray duplicate to show up
     finally:
         relay.stop()
@@ -86,6 +87,36 @@ async def test_relay_survives_redis_outage_and_delivers_exactly_once(own_redis):
     assert delivered == expected, "order changed"
     assert outbox.unpublished_count == 0
     assert "ConnectionError" in (relay.stats.last_error or "")
+
+
+async def test_a_publish_that_never_returns_counts_as_a_failure_and_keeps_the_rows():
+    """A peer that accepts connections and never answers (a wedged broker): each publish gives
+    up after ``publish_timeout``, the rows stay in the outbox, and the relay stops when asked."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)  # keep the connection open, say nothing
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    bus = RedisStreamBus.from_url(f"redis://127.0.0.1:{port}")
+    outbox = InMemoryOutbox()
+    for i in range(3):
+        outbox.add(plan_event(i))
+    relay = OutboxRelay(outbox, bus, publish_timeout=0.3, retry_base=0.05, retry_cap=0.1)
+    task = asyncio.create_task(relay.run())
+    try:
+        # Two failures in 5 s: far sooner than the client's own 10 s socket timeout.
+        await eventually(lambda: relay.stats.bus_failures >= 2, within=5)
+        assert outbox.unpublished_count == 3
+        assert relay.stats.published == 0
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 5)
+        for writer in writers:
+            writer.close()
+        server.close()
+        await bus.aclose()
 
 
 async def test_consumer_killed_before_ack_is_reclaimed_without_duplicates(shared_redis):
