@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import (
@@ -334,52 +334,67 @@ async def activate_alignment(session: AsyncSession, alignment: Alignment) -> lis
     return await _record_territory_changes(session, previous, alignment)
 
 
+def _moves_with_notes(before_id: int, after_id: int) -> Select[Any]:
+    """Accounts whose rep differs between two versions, with name and handover note, in one
+    statement: activation runs inside the manager's commit request, and at a thousand reps the
+    separate reads (before, after, names, notes) were a fifth of it."""
+
+    def side(alignment_id: int, name: str) -> Any:
+        return (
+            select(
+                TerritoryAssignment.account_id,
+                Territory.rep_id,
+                TerritoryAssignment.handover_note,
+            )
+            .join(Territory, Territory.id == TerritoryAssignment.territory_id)
+            .where(TerritoryAssignment.alignment_id == alignment_id)
+            .subquery(name)
+        )
+
+    before, after = side(before_id, "before"), side(after_id, "after")
+    account_id = func.coalesce(after.c.account_id, before.c.account_id)
+    return (
+        select(account_id, Account.name, before.c.rep_id, after.c.rep_id, after.c.handover_note)
+        .select_from(after.join(before, after.c.account_id == before.c.account_id, full=True))
+        .outerjoin(Account, Account.id == account_id)
+        .where(before.c.rep_id.is_distinct_from(after.c.rep_id))
+        .order_by(account_id)
+    )
+
+
 async def _record_territory_changes(
     session: AsyncSession, previous: Alignment, current: Alignment
 ) -> list[str]:
-    moves = await diff_alignments(session, previous.id, current.id)
-    notes = dict(
-        (
-            await session.execute(
-                select(TerritoryAssignment.account_id, TerritoryAssignment.handover_note).where(
-                    TerritoryAssignment.alignment_id == current.id
-                )
-            )
-        )
-        .tuples()
-        .all()
-    )
     gained: dict[int, list[AccountHandover]] = defaultdict(list)
     lost: dict[int, list[AccountHandover]] = defaultdict(list)
-    for move in moves:
-        handover = AccountHandover(
-            str(move.account_id), move.account_name, note=notes.get(move.account_id) or ""
-        )
-        if move.to_rep_id is not None:
-            gained[move.to_rep_id].append(handover)
-        if move.from_rep_id is not None:
-            lost[move.from_rep_id].append(handover)
+    for account_id, name, from_rep, to_rep, note in await session.execute(
+        _moves_with_notes(previous.id, current.id)
+    ):
+        handover = AccountHandover(str(account_id), name or f"account {account_id}", note or "")
+        if to_rep is not None:
+            gained[to_rep].append(handover)
+        if from_rep is not None:
+            lost[from_rep].append(handover)
     reps = set(gained) | set(lost)
     if not reps:
         return []
-    users = dict(
-        (await session.execute(select(Rep.id, Rep.user_id).where(Rep.id.in_(reps)))).tuples().all()
-    )
-    territories = dict(
-        (
-            await session.execute(
-                select(Territory.rep_id, Territory.id).where(Territory.alignment_id == current.id)
-            )
+    users: dict[int, int] = {}
+    territories: dict[int, int | None] = {}
+    for rep_id, user_id, territory_id in await session.execute(
+        select(Rep.id, Rep.user_id, Territory.id)
+        .outerjoin(
+            Territory, and_(Territory.rep_id == Rep.id, Territory.alignment_id == current.id)
         )
-        .tuples()
-        .all()
-    )
+        .where(Rep.id.in_(reps))
+    ):
+        users[rep_id] = user_id
+        territories[rep_id] = territory_id
     events = []
     effective = current.effective_date or dt.datetime.now(dt.UTC).date()
     for rep_id in sorted(reps):
         change = TerritoryChanged(
             rep_id=str(rep_id),
-            territory_id=str(territories.get(rep_id, "")),
+            territory_id=str(territories.get(rep_id) or ""),
             effective_date=effective,
             gained=tuple(gained[rep_id]),
             lost=tuple(lost[rep_id]),

@@ -248,6 +248,19 @@ async def test_hand_edits_keep_the_balance_rule(api: Api, runtime: Runtime) -> N
     assert "errors" not in forced, forced
     async with runtime.sessionmaker() as session:
         assert (await assignment_of(session, int(draft)))[victim] == world["reps"][0]
+    # The note reaches the rep who takes the account over, with the account's name.
+    committed = await api.gql(COMMIT, id=draft, d=runtime.today().isoformat())
+    assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed  # type: ignore[index]
+    async with runtime.sessionmaker() as session:
+        payloads = [
+            e.payload["payload"] for e in (await session.execute(select(OutboxEvent))).scalars()
+        ]
+        name = await session.scalar(select(Account.name).where(Account.id == victim))
+    gained = {p["rep_id"]: p["gained"] for p in payloads}[str(world["reps"][0])]
+    handover = next(g for g in gained if int(g["account_id"]) == victim)
+    assert handover == {"account_id": str(victim), "account_name": name, "note": "call before 10"}
+    lost = {p["rep_id"]: p["lost"] for p in payloads}[str(world["reps"][1])]
+    assert victim in {int(g["account_id"]) for g in lost}
 
 
 async def test_a_job_whose_process_died_is_marked_failed(runtime: Runtime) -> None:
