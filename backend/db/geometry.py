@@ -60,6 +60,9 @@ class GeoPoint(_SpatialColumn[LatLon]):
     """``(lat, lon)`` stored as a WGS84 point (x = lon, y = lat)."""
 
     geometry_type = "POINT"
+    # SQLAlchemy reads ``cache_ok`` from each class's own namespace, not from a base class:
+    # without it every statement touching a location is compiled anew on every execution.
+    cache_ok = True
 
     def process_bind_param(self, value: LatLon | None, dialect: Dialect) -> Any:
         if value is None:
@@ -78,6 +81,8 @@ class GeoPoint(_SpatialColumn[LatLon]):
 
 class GeoPolygon(_SpatialColumn[str]):
     """A territory outline: WKT in Python, any geometry in the database."""
+
+    cache_ok = True  # see GeoPoint
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
