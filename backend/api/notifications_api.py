@@ -148,25 +148,23 @@ class NotificationsQuery:
         # (PostgreSQL and SQLite both index into JSON), so a team with a long history of
         # realignments is not read whole for one answer.
         version = models.Notification.payload["payload"]["alignment_version_id"].as_string()
-        rows = (
-            await ctx.session.execute(
-                select(
-                    models.Notification.user_id,
-                    models.Notification.created_at,
-                    models.Notification.acknowledged_at,
-                    models.Rep.id,
-                    models.User.full_name,
-                )
-                .join(models.User, models.User.id == models.Notification.user_id)
-                .join(models.Rep, models.Rep.user_id == models.User.id)
-                .where(
-                    models.Notification.type == TERRITORY_CHANGED,
-                    models.Rep.team_id == alignment.team_id,
-                    version == str(alignment.id),
-                )
-                .order_by(models.Notification.id)
+        rows = await ctx.session.execute(
+            select(
+                models.Notification.user_id,
+                models.Notification.created_at,
+                models.Notification.acknowledged_at,
+                models.Rep.id,
+                models.User.full_name,
             )
-        ).tuples()
+            .join(models.User, models.User.id == models.Notification.user_id)
+            .join(models.Rep, models.Rep.user_id == models.User.id)
+            .where(
+                models.Notification.type == TERRITORY_CHANGED,
+                models.Rep.team_id == alignment.team_id,
+                version == str(alignment.id),
+            )
+            .order_by(models.Notification.id)
+        )
         return [
             Acknowledgement(
                 rep_id=strawberry.ID(str(rep_id)),

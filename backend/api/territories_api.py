@@ -117,9 +117,7 @@ async def _territories_of(
                 .where(models.TerritoryAssignment.alignment_id == alignment.id)
                 .group_by(models.TerritoryAssignment.territory_id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     query = select(models.Territory).where(models.Territory.alignment_id == alignment.id)
     if not (viewer.is_admin or viewer.is_manager):

@@ -130,7 +130,7 @@ async def _insert_unnest(
         columns["bodies"].append(body)
         columns["payloads"].append(json_text(event.to_dict()))
     rows = await session.execute(_UNNEST_INSERT, columns)
-    return {(int(uid), str(eid)): int(seq) for uid, eid, seq in rows.tuples()}
+    return {(int(uid), str(eid)): int(seq) for uid, eid, seq in rows}
 
 
 async def _insert_values(
@@ -152,7 +152,7 @@ async def _insert_values(
             }
         )
     rows = await session.execute(statement, params)
-    return {(int(uid), str(eid)): int(seq) for uid, eid, seq in rows.tuples()}
+    return {(int(uid), str(eid)): int(seq) for uid, eid, seq in rows}
 
 
 def _dialect_insert(session: AsyncSession) -> Any:
@@ -180,7 +180,7 @@ class SqlOutboxStore:
                 .order_by(OutboxEvent.id)
                 .limit(limit)
             )
-            rows = (await session.execute(query)).tuples().all()
+            rows = (await session.execute(query)).all()
             return [OutboxRow(row_id, Event.from_dict(payload)) for row_id, payload in rows]
 
     async def mark_published(self, ids: Sequence[Any]) -> None:
@@ -326,7 +326,7 @@ class SqlPushSubscriptions:
                     record.user_id.in_([int(u) for u in user_ids])
                 )
             )
-            for user_id, endpoint, p256dh, auth in rows.tuples():
+            for user_id, endpoint, p256dh, auth in rows:
                 found.setdefault(str(user_id), []).append(
                     PushSubscription(endpoint, p256dh, auth, str(user_id))
                 )

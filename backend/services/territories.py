@@ -276,9 +276,9 @@ async def diff_alignments(session: AsyncSession, before_id: int, after_id: int) 
     after = await assignment_of(session, after_id)
     changed = sorted(a for a in set(before) | set(after) if before.get(a) != after.get(a))
     names = dict(
-        (await session.execute(select(Account.id, Account.name).where(Account.id.in_(changed))))
-        .tuples()
-        .all()
+        (
+            await session.execute(select(Account.id, Account.name).where(Account.id.in_(changed)))
+        ).all()
     )
     return [Move(a, names.get(a, f"account {a}"), before.get(a), after.get(a)) for a in changed]
 
@@ -447,9 +447,7 @@ async def reassign_accounts(
             await session.execute(
                 select(Territory.rep_id, Territory.id).where(Territory.alignment_id == alignment.id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     assignments = {
         row.account_id: row
