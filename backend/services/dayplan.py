@@ -336,6 +336,7 @@ def _solve_day(
                 penalty=inputs.scores[account.id].penalty,
                 hours_note=hours.note,
                 hours_known=hours.known,
+                label=account.name,
             )
         )
     problem = DayProblem(
@@ -356,13 +357,6 @@ def _solve_day(
         solution = solve(problem, params)
     meta = {"hours_notes": hours_notes, "shift_start": shift_start, "shift_end": shift_end}
     return solution, snaps, placed, left, meta
-
-
-def _named_note(note: str, by_id: dict[str, Account]) -> str:
-    """Solver notes start with the stop id; people want the account's name."""
-    stop_id, sep, rest = note.partition(": ")
-    account = by_id.get(stop_id)
-    return f"{account.name}: {rest}" if sep and account is not None else note
 
 
 def _reason_text(dropped: DroppedStop, chosen: int) -> str:
@@ -469,7 +463,7 @@ def _document(
             "windshield_ratio": round(drive_seconds / busy, 4) if busy else 0.0,
         },
         "dropped": dropped,
-        "notes": [_named_note(note, by_id) for note in solution.notes],
+        "notes": list(solution.notes),
         "candidates": [a.id for a in placed],
         "options": options.to_json(),
     }

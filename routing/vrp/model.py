@@ -112,6 +112,8 @@ class Stop:
             used in drop reasons such as "closed on Mondays".
         hours_known: ``False`` when the windows are a guess (unknown opening hours); the plan
             then lists the stop in :attr:`DaySolution.notes`.
+        label: What people call the stop (an account's name), for notes meant to be read;
+            ``None`` uses :attr:`id`.
     """
 
     id: str
@@ -124,6 +126,7 @@ class Stop:
     fixed_vehicle: str | None = None
     hours_note: str | None = None
     hours_known: bool = True
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

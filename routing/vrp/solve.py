@@ -194,10 +194,9 @@ def _to_solution(
                     "or no time left in the shift",
                 )
             )
+    guessed = "opening hours unknown: assumed open during the shift"
     notes = [
-        f"{s.id}: {s.hours_note or 'opening hours unknown: assumed open during the shift'}"
-        for s in problem.stops
-        if not s.hours_known
+        f"{s.label or s.id}: {s.hours_note or guessed}" for s in problem.stops if not s.hours_known
     ]
     return DaySolution(
         routes=routes,

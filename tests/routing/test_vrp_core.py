@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -208,6 +210,9 @@ def test_unknown_hours_are_noted_in_the_plan() -> None:
     ]
     sol = solve(DayProblem(secs, metres, [rep()], stops))
     assert sol.notes == ["x: opening hours unknown: assumed open during the shift"]
+    named = [dataclasses.replace(stops[0], label="Bäckerei Frick")]
+    sol = solve(DayProblem(secs, metres, [rep()], named))
+    assert sol.notes == ["Bäckerei Frick: opening hours unknown: assumed open during the shift"]
 
 
 # --- bad input: each case names the stop or vehicle and why -------------------------------
