@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -236,16 +237,31 @@ def import_accounts_cmd(
         str | None, typer.Option(help="Team for rows without a team column (created if new).")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Validate and report, write nothing.")] = False,
+    region: Annotated[
+        Path | None,
+        typer.Option(
+            help="OSM extract to look up rows that have an address but no coordinates "
+            "(default: the region the API routes on)."
+        ),
+    ] = None,
 ) -> None:
-    """Import or update accounts from CSV; bad rows are listed by line number and skipped."""
+    """Import or update accounts from CSV; bad rows are listed by line number and skipped.
+
+    Rows without coordinates are placed by their address (street and house number) from the
+    region's OpenStreetMap data, offline; a row whose address is not there is rejected with the
+    reason.
+    """
     from backend.runtime import Runtime
     from backend.services.account_import import ImportFileError, import_accounts
+    from backend.settings import bundled_region_path
+    from routing.network import RoutingError
 
     settings = Settings()
     _migrate(settings)
     if not csv_file.is_file():
         console.print(f"[red]error:[/] {csv_file} does not exist")
         raise typer.Exit(2)
+    geocoder = _LazyAddressIndex(region or settings.region_path or bundled_region_path())
 
     async def run() -> object:
         runtime = Runtime.create(settings)
@@ -257,6 +273,7 @@ def import_accounts_cmd(
                         session,
                         csv_file,
                         default_team=team,
+                        geocoder=geocoder,
                         progress=lambda done, total: progress.update(
                             task, completed=done, total=total
                         ),
@@ -269,6 +286,9 @@ def import_accounts_cmd(
 
     try:
         report = asyncio.run(run())
+    except RoutingError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
     except ImportFileError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -281,6 +301,22 @@ def import_accounts_cmd(
     )
     if report.errors:  # type: ignore[attr-defined]
         raise typer.Exit(1)
+
+
+class _LazyAddressIndex:
+    """Reads the extract's addresses only when a row needs them (most CRM rows have
+    coordinates), and once."""
+
+    def __init__(self, region: Path) -> None:
+        self.region = region
+        self._index: Callable[[str], tuple[float, float]] | None = None
+
+    def __call__(self, address: str) -> tuple[float, float]:
+        if self._index is None:
+            from routing.network.addresses import AddressIndex
+
+            self._index = AddressIndex.from_extract(self.region)
+        return self._index(address)
 
 
 @app.command("create-user")

@@ -48,6 +48,7 @@ TIERS = ("A", "B", "C", "D")
 MAX_ERRORS_REPORTED = 1000
 
 Geocoder = Callable[[str], tuple[float, float] | None]
+"""Address -> ``(lat, lon)``; ``None`` or a ``LookupError`` with the reason when not found."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +189,15 @@ def validate_row(
         if not -180 <= lon <= 180:
             raise problem("lon", f"longitude {lon} is outside -180..180")
     elif address and geocoder is not None:
-        found = geocoder(address)
+        try:
+            found = geocoder(address)
+        except LookupError as exc:  # the geocoder says why (unknown street, several towns)
+            raise problem("address", f"address {address!r}: {exc}") from exc
         if found is None:
             raise problem("address", f"address {address!r} was not found in the region's map data")
         lat, lon = found
     elif address:
-        raise problem(
-            "address", "no coordinates; pass --region to geocode addresses from the OSM extract"
-        )
+        raise problem("address", "no coordinates, and no map data to look the address up in")
     else:
         raise problem("lat", "no coordinates and no address")
 

@@ -157,3 +157,51 @@ def test_cli_reports_line_numbers(tmp_path: Path, sqlite_template: Path) -> None
     assert "created 2, updated 0, unchanged 0, rejected 8" in result.output
     again = CliRunner().invoke(app, ["import-accounts", str(csv_file), "--team", "T"], env=env)
     assert "created 0, updated 0, unchanged 2, rejected 8" in again.output
+
+
+def test_cli_places_rows_without_coordinates_by_their_address(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """A CRM export with addresses only: found ones are placed from the region's OSM data,
+    the others are rejected with the reason, on their line."""
+    import asyncio
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from backend.cli.main import app
+    from backend.settings import Settings
+
+    db = tmp_path / "geo.sqlite3"
+    shutil.copy(sqlite_template, db)
+    csv_file = tmp_path / "addresses.csv"
+    csv_file.write_text(
+        "Account ID,Account Name,Billing Street,Billing Postal Code,Billing City\n"
+        "G1,Museum Shop,Städtle 43,9490,Vaduz\n"
+        "G2,Wrong Town,Landstrasse 48,9490,Vaduz\n"
+        "G3,No Such Street,Nowhere 1,9490,Vaduz\n"
+    )
+    env = {"FIELDREP_DATABASE_URL": f"sqlite:///{db}", "FIELDREP_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(app, ["import-accounts", str(csv_file), "--team", "T"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "created 1, updated 0, unchanged 0, rejected 2" in result.output
+    output = " ".join(result.output.split())
+    assert "line 3 (address)" in output and "is in 9494 Schaan, not in Vaduz" in output
+    assert "line 4 (address)" in output and "no street 'Nowhere'" in output
+
+    async def stored() -> tuple[float, float]:
+        from backend.runtime import Runtime
+
+        runtime = Runtime.create(
+            Settings(database_url=f"sqlite+aiosqlite:///{db}", data_dir=tmp_path)
+        )
+        try:
+            async with runtime.sessionmaker() as session:
+                account = await session.scalar(select(Account).where(Account.external_id == "G1"))
+                assert account is not None
+                return account.lat, account.lon
+        finally:
+            await runtime.close()
+
+    lat, lon = asyncio.run(stored())
+    assert 47.136 < lat < 47.140 and 9.520 < lon < 9.525
