@@ -132,26 +132,33 @@ def _round_split(
 
     A vertex solution splits at most about one account per territory. Largest first, each
     goes to the territory (among those receiving a quarter of it or more; a sliver may be a
-    far territory) that is furthest below the load the flow gave it, so rounding errors do
-    not pile up in one territory and the repair pass stays short.
+    far territory) with the most room for it: the load the flow gave that territory, minus
+    what it already holds, minus the shares other split accounts still bring it. Counting the
+    shares still to come is what keeps a territory that receives slices of several split
+    accounts from taking all of them whole (it overshot by two accounts before).
     """
     target = np.bincount(heads, weights=flows, minlength=p)
     whole = np.ones(choice.shape[0], dtype=bool)
     whole[split] = False
     have = np.bincount(choice[whole], weights=supply[whole], minlength=p)
     is_split = ~whole
-    sel = is_split[tails] & (4 * flows >= supply[tails])  # shares of a quarter or more
-    s_tail, s_head = tails[sel], heads[sel]
-    order = np.argsort(s_tail, kind="stable")
-    s_tail, s_head = s_tail[order], s_head[order]
-    starts = np.searchsorted(s_tail, split)
-    ends = np.searchsorted(s_tail, split, side="right")
+    on_split = is_split[tails]
+    pending = np.bincount(heads[on_split], weights=flows[on_split], minlength=p)
+    order = np.argsort(tails[on_split], kind="stable")
+    a_tail, a_head, a_flow = tails[on_split][order], heads[on_split][order], flows[on_split][order]
+    starts = np.searchsorted(a_tail, split)
+    ends = np.searchsorted(a_tail, split, side="right")
     for r in np.argsort(-supply[split], kind="stable").tolist():
         a = int(split[r])
-        opts = s_head[starts[r] : ends[r]]
+        own = np.bincount(
+            a_head[starts[r] : ends[r]], weights=a_flow[starts[r] : ends[r]], minlength=p
+        )
+        pending -= own
+        opts = np.flatnonzero(4 * own >= supply[a])  # shares of a quarter or more
         if opts.shape[0] == 0:
-            continue
-        j = int(opts[np.argmax(target[opts] - have[opts])])
+            opts = np.array([int(np.argmax(own))])
+        room = target[opts] - have[opts] - pending[opts]
+        j = int(opts[np.argmax(room)])
         choice[a] = j
         have[j] += supply[a]
 

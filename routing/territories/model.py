@@ -112,7 +112,8 @@ class DesignParams:
         anchor: ``"centre"`` measures dispersion from the territory's centre and lets the
             centre move; ``"home"`` pins every territory at its rep's home base.
         starts: Location-allocation runs from differently oriented bisection seeds; the
-            most compact plan is kept. ``None``: three up to 20,000 accounts, else one.
+            most compact finished plan is kept. ``None``: five up to 2,000 accounts, three
+            up to 20,000, else one.
     """
 
     tolerance: float = 0.05
