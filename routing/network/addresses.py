@@ -21,8 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from routing.network._extract import check_extract_path
-from routing.network.errors import CorruptExtractError
+from routing.network._tagged import tagged_places
 
 SAME_BUILDING_M = 150.0
 """Candidates closer than this are one place tagged twice (a building and its entrance)."""
@@ -137,47 +136,21 @@ class AddressIndex:
             UnsupportedExtractError: Unknown file type.
             CorruptExtractError: osmium cannot read the file.
         """
-        import osmium
-
-        check_extract_path(path)
         points: list[AddressPoint] = []
-        try:
-            processor = (
-                osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-                .with_locations()
-                .with_filter(osmium.filter.KeyFilter("addr:housenumber"))
-            )
-            for obj in processor:
-                tags = {tag.k: tag.v for tag in obj.tags}
-                street = tags.get("addr:street") or tags.get("addr:place")
-                if not street:
-                    continue
-                if isinstance(obj, osmium.osm.Node):
-                    if not obj.location.valid():
-                        continue
-                    lat, lon = obj.location.lat, obj.location.lon
-                elif isinstance(obj, osmium.osm.Way):
-                    located = [(n.lat, n.lon) for n in obj.nodes if n.location.valid()]
-                    if not located:
-                        continue
-                    lat = sum(p[0] for p in located) / len(located)
-                    lon = sum(p[1] for p in located) / len(located)
-                else:
-                    continue
+        for place in tagged_places(path, "addr:housenumber"):
+            tags = place.tags
+            street = tags.get("addr:street") or tags.get("addr:place")
+            if street:
                 points.append(
                     AddressPoint(
                         street,
                         tags["addr:housenumber"],
                         tags.get("addr:postcode"),
                         tags.get("addr:city"),
-                        float(lat),
-                        float(lon),
+                        place.lat,
+                        place.lon,
                     )
                 )
-        except RuntimeError as exc:
-            raise CorruptExtractError(
-                f"extract {path} could not be read as OSM data: {exc}"
-            ) from exc
         return cls(points)
 
     def __call__(self, text: str) -> tuple[float, float]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from routing.network._extract import check_extract_path
-from routing.network.errors import CorruptExtractError
+from routing.network._tagged import tagged_places
 from routing.network.model import Business
 
 #: Keys whose any value makes a business (``shop=bakery``, ``office=insurance``...).
@@ -75,49 +74,22 @@ def extract_businesses(path: Path, *, institutions: bool = False) -> list[Busine
         UnsupportedExtractError: Unknown file type.
         CorruptExtractError: osmium cannot read the file.
     """
-    import osmium
-
-    path = Path(path)
-    check_extract_path(path)
     found: list[Business] = []
-    try:
-        processor = (
-            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-            .with_locations()
-            .with_filter(osmium.filter.KeyFilter("name"))
-        )
-        for obj in processor:
-            tags = {tag.k: tag.v for tag in obj.tags}
-            kind = business_kind(tags, institutions)
-            if kind is None:
-                continue
-            if isinstance(obj, osmium.osm.Node):
-                if not obj.location.valid():
-                    continue
-                lat, lon, osm_id = obj.location.lat, obj.location.lon, f"node/{obj.id}"
-            elif isinstance(obj, osmium.osm.Way):
-                points = [(n.lat, n.lon) for n in obj.nodes if n.location.valid()]
-                if not points:
-                    continue
-                lat = sum(p[0] for p in points) / len(points)
-                lon = sum(p[1] for p in points) / len(points)
-                osm_id = f"way/{obj.id}"
-            else:
-                continue
-            found.append(
-                Business(
-                    osm_id=osm_id,
-                    name=tags["name"].strip(),
-                    lat=float(lat),
-                    lon=float(lon),
-                    kind=kind,
-                    opening_hours=tags.get("opening_hours") or None,
-                    address=format_address(tags),
-                )
+    for place in tagged_places(path, "name"):
+        kind = business_kind(place.tags, institutions)
+        if kind is None:
+            continue
+        found.append(
+            Business(
+                osm_id=place.osm_id,
+                name=place.tags["name"].strip(),
+                lat=place.lat,
+                lon=place.lon,
+                kind=kind,
+                opening_hours=place.tags.get("opening_hours") or None,
+                address=format_address(place.tags),
             )
-    except RuntimeError as exc:
-        msg = f"extract {path} could not be read as OSM data: {exc}"
-        raise CorruptExtractError(msg) from exc
+        )
     return found
 
 
