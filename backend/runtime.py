@@ -82,9 +82,9 @@ class Runtime:
 
     def today(self) -> dt.date:
         """Today in the deployment's time zone (effective dates are local dates)."""
-        from zoneinfo import ZoneInfo
+        from backend.services.timeutil import local_today
 
-        return dt.datetime.now(ZoneInfo(self.settings.timezone)).date()
+        return local_today(self.settings.timezone)
 
     def wake_relay(self) -> None:
         """Tell the in-process outbox relay that new rows were committed."""

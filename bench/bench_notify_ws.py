@@ -34,6 +34,7 @@ from backend.db.migrate import upgrade_to_head
 from backend.db.models import Account, AlignmentState, Rep, Role, Team, User
 from backend.runtime import Runtime
 from backend.services.alignments import store_alignment
+from backend.services.timeutil import local_today
 from backend.settings import Settings
 from tests.redis_server import RedisServer, free_port
 
@@ -169,6 +170,12 @@ async def wait_until_live(client: httpx.AsyncClient, reps: int, workers: int) ->
             return time.perf_counter() - began
         await asyncio.sleep(0.02)
     raise RuntimeError(f"only {sum(live.values())} of {reps} subscriptions went live: {live}")
+
+
+def server_today() -> dt.date:
+    """Today where the server is (effective dates are local: after 23:00 UTC it is already
+    tomorrow in Vaduz, and "today" in UTC is in the past there)."""
+    return local_today(Settings.model_fields["timezone"].default)
 
 
 async def wait_for_delivery_group(url: str) -> None:
@@ -324,7 +331,7 @@ async def run(reps: int, workers: int, relay_process: bool) -> dict[str, float]:
                 "/graphql",
                 json={
                     "query": mutation,
-                    "variables": {"id": str(draft), "d": dt.date.today().isoformat()},
+                    "variables": {"id": str(draft), "d": server_today().isoformat()},
                 },
                 headers={"Authorization": f"Bearer {manager}"},
             )
@@ -393,7 +400,11 @@ def main() -> None:
         "## Realignment notice to live WebSocket subscribers (issue 7)",
         "",
         f"Machine: {cpu}, 2 cores. Command: `python bench/bench_notify_ws.py --reps {args.reps} --workers {args.workers} --repeats {args.repeats}{' --relay-process' if args.relay_process else ''}`."
-        + (" Production layout: `fieldrep relay` in its own process relays, writes the inboxes and announces; the API process only serves the subscriptions." if args.relay_process else " Default layout: relay and dispatcher inside the API process."),
+        + (
+            " Production layout: `fieldrep relay` in its own process relays, writes the inboxes and announces; the API process only serves the subscriptions."
+            if args.relay_process
+            else " Default layout: relay and dispatcher inside the API process."
+        ),
         "Real server (`fieldrep serve`) on PostGIS with a private redis-server on loopback; one team of",
         f"{args.reps} reps, one graphql-transport-ws subscription each; one commit hands every rep's account to",
         "the next rep (effective today), so every subscriber gets exactly one notice. Latency = notice",

@@ -6,7 +6,8 @@ instant is converted to UTC before it is stored and read back as UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -21,4 +22,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["as_utc", "utc_now"]
+def local_today(timezone: str) -> date:
+    """Today's date in ``timezone``: effective dates are local dates, and between midnight
+    there and midnight UTC the two calendars disagree."""
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+__all__ = ["as_utc", "local_today", "utc_now"]

@@ -9,7 +9,6 @@ is back.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
+from backend.services.timeutil import local_today
 from backend.settings import Settings
 from tests.backend.test_notifications_flow import (
     COMMIT,
@@ -60,7 +60,11 @@ def test_subscriber_on_one_process_hears_a_commit_made_on_another(
             _subscribe(ws, rep, 0)
             time.sleep(0.3)  # let process A's pub/sub reader subscribe before B announces
             committed = _gql(
-                process_b, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat()
+                process_b,
+                manager,
+                COMMIT,
+                id=str(draft),
+                d=local_today(shared.timezone).isoformat(),
             )
             assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
             notice = _next_notice(ws)
@@ -82,7 +86,9 @@ def test_commit_succeeds_while_redis_is_down_and_the_notice_arrives_once_after(
         rep = _login(client, "repa1@x.test", world.password)
         manager = _login(client, "managera@x.test", world.password)
         private_redis.stop()
-        committed = _gql(client, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat())
+        committed = _gql(
+            client, manager, COMMIT, id=str(draft), d=local_today(shared.timezone).isoformat()
+        )
         assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
         # The API keeps serving while Redis is down ...
         accounts = _gql(client, rep, "{ myAccounts(first: 10) { totalCount } }")
@@ -155,7 +161,9 @@ def test_production_layout_relay_process_delivers_woken_by_the_commit(
             with api.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
                 _subscribe(ws, rep, 0)
                 time.sleep(0.3)  # the hub's pub/sub reader subscribes
-                committed = _gql(api, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat())
+                committed = _gql(
+                    api, manager, COMMIT, id=str(draft), d=local_today(shared.timezone).isoformat()
+                )
                 assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
                 notice = _next_notice(ws)
                 assert notice["type"] == "territory.changed.v1"
@@ -203,7 +211,11 @@ def test_one_relay_leads_and_a_stand_by_takes_over_when_it_stops(
             health = {c.get("/healthz").json()["relay"] for c in (process_a, process_b)}
             assert health == {"leading", "standing by"}
             committed = _gql(
-                process_b, manager, COMMIT, id=str(first), d=dt.date.today().isoformat()
+                process_b,
+                manager,
+                COMMIT,
+                id=str(first),
+                d=local_today(shared.timezone).isoformat(),
             )
             assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
             rows = _outbox_rows(shared)
@@ -217,7 +229,9 @@ def test_one_relay_leads_and_a_stand_by_takes_over_when_it_stops(
         _wait_for(relays["b"].is_leader, 10, "process B leads once A has stopped")
         second = _swap_draft(shared, world, world.accounts["a2"][:1], "second")
         before = relays["b"].stats.published
-        committed = _gql(process_b, manager, COMMIT, id=str(second), d=dt.date.today().isoformat())
+        committed = _gql(
+            process_b, manager, COMMIT, id=str(second), d=local_today(shared.timezone).isoformat()
+        )
         assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
         _wait_for(
             lambda: relays["b"].stats.published - before == _outbox_rows(shared) - rows,

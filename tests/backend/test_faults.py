@@ -35,6 +35,7 @@ from backend.db import models
 from backend.db.migrate import upgrade_to_head
 from backend.jobs.runner import STALE_AFTER
 from backend.runtime import Runtime
+from backend.services.timeutil import local_today
 from backend.settings import Settings
 from tests.conftest import seed_world
 from tests.redis_server import free_port
@@ -412,7 +413,9 @@ def test_relay_leads_again_after_postgres_restarts_and_delivers(
         _until(relay.is_leader, "the relay leads again after the restart")
         rep = _login(client, "repa1@x.test", world.password)
         manager = _login(client, "managera@x.test", world.password)
-        committed = _gql(client, manager, COMMIT, id=str(draft), d=dt.date.today().isoformat())
+        committed = _gql(
+            client, manager, COMMIT, id=str(draft), d=local_today(settings.timezone).isoformat()
+        )
         assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
         assert len(_inbox_with(client, rep, 1)["items"]) == 1
 

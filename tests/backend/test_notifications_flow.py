@@ -7,7 +7,6 @@ backends; the rep listens with the graphql-transport-ws protocol like the PWA do
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from backend.app import create_app
 from backend.db.models import AlignmentState
 from backend.runtime import Runtime
 from backend.services.alignments import store_alignment
+from backend.services.timeutil import local_today
 from backend.settings import Settings
 from tests.conftest import World, seed_world
 
@@ -107,7 +107,7 @@ def test_rep_hears_realignment_live_resumes_by_cursor_and_acknowledges(settings:
         manager = _login(client, "managera@x.test", world.password)
         with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             _subscribe(ws, rep, 0)
-            today = dt.date.today().isoformat()
+            today = local_today(settings.timezone).isoformat()
             committed = _gql(client, manager, COMMIT, id=str(first), d=today)
             assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
             notice = _next_notice(ws)

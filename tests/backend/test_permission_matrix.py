@@ -34,6 +34,7 @@ from backend.messaging.stores import SqlInbox
 from backend.runtime import Runtime
 from backend.services import visits as visit_service
 from backend.services.alignments import store_alignment
+from backend.services.timeutil import local_today
 from backend.settings import Settings, bundled_region_path
 from graphql import (
     FieldNode,
@@ -481,7 +482,7 @@ def test_subscription_delivers_only_own_notices(settings: Settings) -> None:
     notice is A's change, and b1's next notice is B's change, so A's never reached b1.
     """
     world, scene, draft_b = _setup_subscription_world(settings)
-    today = dt.date.today().isoformat()
+    today = local_today(settings.timezone).isoformat()
     secret = settings.secret_key
     token = {
         k: issue_token(u, "", secret, dt.timedelta(minutes=10)) for k, u in world.users.items()
