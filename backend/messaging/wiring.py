@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,13 +59,29 @@ def vapid_keys(runtime: Runtime) -> VapidKeys:
     if settings.vapid_private_key:
         return VapidKeys.from_raw(settings.vapid_private_key, subject)
     path = Path(settings.data_dir) / "vapid-private.pem"
-    if path.is_file():
-        return VapidKeys.from_pem(path.read_bytes(), subject)
-    keys = VapidKeys.generate(subject)
+    if not path.is_file():
+        _create_key_file(path, VapidKeys.generate(subject).private_pem())
+    return VapidKeys.from_pem(path.read_bytes(), subject)
+
+
+def _create_key_file(path: Path, pem: bytes) -> None:
+    """Write the key unless another process got there first, atomically.
+
+    API workers and ``fieldrep relay`` start together on one data folder. If each wrote the key
+    it generated, the API would hand browsers one public key while the relay signed pushes with
+    another, and push services would refuse every notice. So the key is written to a private
+    temporary file and hard-linked into place, which fails if the name exists: the first
+    process wins, the others read its key, and no one reads a half-written file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(keys.private_pem())
-    path.chmod(0o600)
-    return keys
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".vapid-")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(pem)
+        with contextlib.suppress(FileExistsError):
+            path.hardlink_to(temporary)
+    finally:
+        Path(temporary).unlink()
 
 
 def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool = True) -> Messaging:
