@@ -44,6 +44,27 @@ def _migrate(settings: Settings) -> None:
     upgrade_to_head(settings.effective_database_url)
 
 
+def _workers_problem(settings: Settings, workers: int) -> str | None:
+    """Why ``workers`` processes cannot serve this configuration, or None.
+
+    Several processes share live notices through Redis (each has its own in-process bus
+    otherwise, so a subscriber would only hear what its own process relayed) and share one
+    database file only on PostgreSQL.
+    """
+    if workers < 1:
+        return "--workers must be at least 1"
+    if workers == 1:
+        return None
+    if not settings.effective_database_url.startswith("postgresql"):
+        return "several workers need PostgreSQL (FIELDREP_DATABASE_URL); SQLite serves one"
+    if not settings.redis_url:
+        return (
+            "several workers need FIELDREP_REDIS_URL: live notices travel between processes "
+            "through Redis; without it, run one worker"
+        )
+    return None
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Run uvicorn. WebSocket compression is off: notices are a few hundred bytes, and
     permessage-deflate costs a zlib pass per message and a compression context per socket
@@ -78,10 +99,16 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes (PostGIS only).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="uvicorn worker processes (PostGIS and Redis only).")
+    ] = 1,
 ) -> None:
     """Serve the API on an existing database (migrating it to the latest schema first)."""
     settings = Settings()
+    problem = _workers_problem(settings, workers)
+    if problem:
+        console.print(f"[red]error:[/] {problem}")
+        raise typer.Exit(2)
     _migrate(settings)
     console.print(f"[green]fieldrep[/] serving {settings.effective_database_url.split('@')[-1]}")
     _serve(settings, host, port, workers)
