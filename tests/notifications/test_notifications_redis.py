@@ -26,6 +26,7 @@ from notifications import (
     RedisDeduplicator,
     RedisStreamBus,
     SubscriptionHub,
+    _json,
 )
 
 pytestmark = pytest.mark.redis
@@ -372,3 +373,52 @@ async def test_failing_handler_is_redelivered_via_reclaim_then_dead_lettered(sha
 def _url(client: aioredis.Redis) -> str:
     kw = client.connection_pool.connection_kwargs
     return f"redis://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+class _CountingHub:
+    """A live listener that records what it is handed (the hub's side of the bus contract)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, int, str]] = []
+        self.resyncs = 0
+
+    def publish_local(self, item: InboxItem) -> None:
+        self.items.append((item.user_id, item.cursor, item.event.id))
+
+    def resync(self) -> None:
+        self.resyncs += 1
+
+
+async def test_the_announcing_process_hears_its_own_items_once_and_others_via_pubsub(own_redis):
+    """Announcing hands items to this process's hubs directly and skips the pub/sub echo of
+    its own message (no second delivery); other processes get them through pub/sub. A message
+    in the format before origin tags (a process not yet upgraded) is still understood."""
+    bus_a = RedisStreamBus.from_url(own_redis.url, consumer_name="api-a", **FAST)
+    bus_b = RedisStreamBus.from_url(own_redis.url, consumer_name="api-b", **FAST)
+    hub_a, hub_b = _CountingHub(), _CountingHub()
+    bus_a.add_listener(hub_a)
+    bus_b.add_listener(hub_b)
+    await bus_a.start()
+    await bus_b.start()
+    try:
+        await eventually(lambda: bus_a.subscribe_confirmations >= 1)
+        await eventually(lambda: bus_b.subscribe_confirmations >= 1)
+        events = [plan_event(i, f"rep-{i}") for i in range(3)]
+        items = [InboxItem(f"rep-{i}", 1, e) for i, e in enumerate(events)]
+        await bus_a.announce(items)
+        expected = [(f"rep-{i}", 1, e.id) for i, e in enumerate(events)]
+        assert hub_a.items == expected  # at once, before any round trip
+        await eventually(lambda: len(hub_b.items) == 3)
+        await asyncio.sleep(0.3)  # room for the echo to arrive at A
+        assert hub_a.items == expected, "the echo of A's own message was delivered again"
+        assert hub_b.items == expected
+
+        old_style = _json.dumps(
+            [{"event": events[0].to_dict(), "to": [["rep-0", 2]]}]  # a bare list of groups
+        )
+        await bus_a.client.publish(bus_a.channel, old_style)
+        await eventually(lambda: len(hub_a.items) == 4 and len(hub_b.items) == 4)
+        assert hub_a.items[-1] == hub_b.items[-1] == ("rep-0", 2, events[0].id)
+    finally:
+        await bus_a.aclose()
+        await bus_b.aclose()
