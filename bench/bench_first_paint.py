@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import BrowserContext, Page, sync_playwright  # noqa: E402
 
+from bench.machine import cpu_model  # noqa: E402
 from tests.e2e.server import PASSWORD, Server, demo_server  # noqa: E402
 
 REP = "rep1@demo.fieldrep"
@@ -220,16 +221,6 @@ def run(server: Server, repeats: int, first_visits: int) -> list[Scenario]:
     return [target, no_snapshot, warm_worker, online, first]
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def _chromium_version() -> str:
     try:
         from subprocess import run as sh
@@ -252,7 +243,7 @@ def report(scenarios: list[Scenario], command: str, load: tuple[float, float]) -
     lines = [
         '## First paint of "my day" from cache on a mid phone (issue 8)',
         "",
-        f"Machine: {platform.machine()} ({_cpu_model()}), {os.cpu_count()} cores shared by the "
+        f"Machine: {platform.machine()} ({cpu_model()}), {os.cpu_count()} cores shared by the "
         f"server, Chromium and the script; Python {platform.python_version()}; "
         f"{_chromium_version()}, headless. Load average (1 min) before / after the run: "
         f"{load[0]:.2f} / {load[1]:.2f} (other engineers' jobs share the machine).",

@@ -54,6 +54,7 @@ from backend.services.alignments import store_alignment  # noqa: E402
 from backend.services.dayplan import PlanOptions, plan_day  # noqa: E402
 from backend.services.people import create_rep, create_user, get_or_create_team  # noqa: E402
 from backend.settings import Settings, bundled_region_path  # noqa: E402
+from bench.machine import cpu_model  # noqa: E402
 from tests.redis_server import RedisServer, free_port  # noqa: E402
 
 PASSWORD = "load-test-password"
@@ -339,7 +340,7 @@ def report(stats: Stats, args: argparse.Namespace, setup: dict[str, float], comm
     lines = [
         "## Load: 200 reps' morning on loopback (issue: load test)",
         "",
-        f"Machine: {platform.processor() or platform.machine()} ({_cpu_model()}), "
+        f"Machine: {platform.processor() or platform.machine()} ({cpu_model()}), "
         f"{os.cpu_count()} cores shared by the client, both API processes, PostgreSQL and Redis; "
         f"Python {platform.python_version()}; PostgreSQL 15 + PostGIS (local server, throwaway "
         "database), private redis-server.",
@@ -395,16 +396,6 @@ def report(stats: Stats, args: argparse.Namespace, setup: dict[str, float], comm
     for op, sample in stats.samples.items():
         lines.append(f"First {op} error: `{sample}`")
     return "\n".join(lines) + "\n"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes]) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import cpu_model  # noqa: E402
 from routing.network import RoadNetwork, Snap, load_region  # noqa: E402
 
 DATA = ROOT / "routing" / "data"
@@ -41,16 +42,6 @@ def _median(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _cold_process(code: str) -> float:
@@ -108,7 +99,7 @@ def main() -> None:
     nproc = subprocess.run(["nproc"], check=False, capture_output=True, text=True).stdout.strip()
     say("# Road network benchmark (`routing.network`)\n")
     say(f"- date: {time.strftime('%Y-%m-%d %H:%M')}")
-    say(f"- machine: {nproc or cpus} cores (`nproc`), {_cpu_model()}; shared with other agents,")
+    say(f"- machine: {nproc or cpus} cores (`nproc`), {cpu_model()}; shared with other agents,")
     say("  so numbers are noisy (medians over repeats)")
     say(f"- python {platform.python_version()}, numpy {np.__version__}, networkx {nx.__version__}")
     say("- command: `python bench/bench_network.py` (repository root, venv active)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -282,13 +281,14 @@ def import_accounts_cmd(
     from backend.services.account_import import ImportFileError, import_accounts
     from backend.settings import bundled_region_path
     from routing.network import RoutingError
+    from routing.network.addresses import lazy_address_index
 
     settings = Settings()
     _migrate(settings)
     if not csv_file.is_file():
         console.print(f"[red]error:[/] {csv_file} does not exist")
         raise typer.Exit(2)
-    geocoder = _LazyAddressIndex(region or settings.region_path or bundled_region_path())
+    geocoder = lazy_address_index(region or settings.region_path or bundled_region_path())
 
     async def run() -> object:
         runtime = Runtime.create(settings)
@@ -328,22 +328,6 @@ def import_accounts_cmd(
     )
     if report.errors:  # type: ignore[attr-defined]
         raise typer.Exit(1)
-
-
-class _LazyAddressIndex:
-    """Reads the extract's addresses only when a row needs them (most CRM rows have
-    coordinates), and once."""
-
-    def __init__(self, region: Path) -> None:
-        self.region = region
-        self._index: Callable[[str], tuple[float, float]] | None = None
-
-    def __call__(self, address: str) -> tuple[float, float]:
-        if self._index is None:
-            from routing.network.addresses import AddressIndex
-
-            self._index = AddressIndex.from_extract(self.region)
-        return self._index(address)
 
 
 @app.command("create-user")

@@ -18,6 +18,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,6 +239,19 @@ def _places(candidates: list[AddressPoint]) -> list[_Place]:
     return places
 
 
+def lazy_address_index(path: Path) -> Callable[[str], tuple[float, float]]:
+    """A geocoder that reads ``path``'s addresses on its first lookup, once: most CRM rows
+    carry coordinates, and an import that needs no lookup should not read the extract."""
+    index: list[AddressIndex] = []
+
+    def lookup(text: str) -> tuple[float, float]:
+        if not index:
+            index.append(AddressIndex.from_extract(path))
+        return index[0](text)
+
+    return lookup
+
+
 def _natural(number: str) -> tuple[int, str]:
     digits = re.match(r"\d+", number)
     return (int(digits.group()) if digits else 0, number)
@@ -248,6 +262,7 @@ __all__ = [
     "AddressNotFoundError",
     "AddressPoint",
     "ParsedAddress",
+    "lazy_address_index",
     "number_key",
     "parse_address",
     "street_key",

@@ -13,17 +13,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from backend.services.timeutil import local_today
 from backend.settings import Settings
 from tests.backend.test_notifications_flow import (
-    COMMIT,
+    _commit_today,
     _gql,
     _inbox_with,
     _login,
@@ -31,6 +30,7 @@ from tests.backend.test_notifications_flow import (
     _seed,
     _subscribe,
     _swap_draft,
+    wait_until,
 )
 from tests.redis_server import RedisServer, free_port
 
@@ -59,14 +59,7 @@ def test_subscriber_on_one_process_hears_a_commit_made_on_another(
         with process_a.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             _subscribe(ws, rep, 0)
             time.sleep(0.3)  # let process A's pub/sub reader subscribe before B announces
-            committed = _gql(
-                process_b,
-                manager,
-                COMMIT,
-                id=str(draft),
-                d=local_today(shared.timezone).isoformat(),
-            )
-            assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+            _commit_today(process_b, manager, draft, shared)
             notice = _next_notice(ws)
             assert [int(a["account_id"]) for a in notice["payload"]["lost"]] == world.accounts[
                 "a1"
@@ -86,10 +79,7 @@ def test_commit_succeeds_while_redis_is_down_and_the_notice_arrives_once_after(
         rep = _login(client, "repa1@x.test", world.password)
         manager = _login(client, "managera@x.test", world.password)
         private_redis.stop()
-        committed = _gql(
-            client, manager, COMMIT, id=str(draft), d=local_today(shared.timezone).isoformat()
-        )
-        assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+        _commit_today(client, manager, draft, shared)
         # The API keeps serving while Redis is down ...
         accounts = _gql(client, rep, "{ myAccounts(first: 10) { totalCount } }")
         assert accounts["data"]["myAccounts"]["totalCount"] == 1
@@ -161,10 +151,7 @@ def test_production_layout_relay_process_delivers_woken_by_the_commit(
             with api.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
                 _subscribe(ws, rep, 0)
                 time.sleep(0.3)  # the hub's pub/sub reader subscribes
-                committed = _gql(
-                    api, manager, COMMIT, id=str(draft), d=local_today(shared.timezone).isoformat()
-                )
-                assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+                _commit_today(api, manager, draft, shared)
                 notice = _next_notice(ws)
                 assert notice["type"] == "territory.changed.v1"
             assert messaging.dispatcher.handled == 0  # ... nor writes inboxes: the relay did
@@ -172,14 +159,6 @@ def test_production_layout_relay_process_delivers_woken_by_the_commit(
     finally:
         relay.terminate()
         relay.wait(timeout=20)
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {seconds} s: {what}")
-        time.sleep(0.05)
 
 
 @pytest.mark.postgis
@@ -202,41 +181,31 @@ def test_one_relay_leads_and_a_stand_by_takes_over_when_it_stops(
                 name: client.app.state.runtime.extras["messaging"].relay  # type: ignore[attr-defined]
                 for name, client in (("a", process_a), ("b", process_b))
             }
-            _wait_for(
-                lambda: sum(r.is_leader() for r in relays.values()) == 1, 10, "one relay leads"
+            wait_until(
+                lambda: sum(r.is_leader() for r in relays.values()) == 1, "one relay leads", 10
             )
             time.sleep(1.5)  # a stand-by keeps trying: it must keep failing
             leaders = [name for name, r in relays.items() if r.is_leader()]
             assert len(leaders) == 1, leaders
             health = {c.get("/healthz").json()["relay"] for c in (process_a, process_b)}
             assert health == {"leading", "standing by"}
-            committed = _gql(
-                process_b,
-                manager,
-                COMMIT,
-                id=str(first),
-                d=local_today(shared.timezone).isoformat(),
-            )
-            assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+            _commit_today(process_b, manager, first, shared)
             rows = _outbox_rows(shared)
-            _wait_for(
-                lambda: sum(r.stats.published for r in relays.values()) >= rows, 10, "relayed"
+            wait_until(
+                lambda: sum(r.stats.published for r in relays.values()) >= rows, "relayed", 10
             )
             time.sleep(1.0)  # room for a second publication if the stand-by relayed too
             assert sum(r.stats.published for r in relays.values()) == rows
             assert relays[leaders[0]].stats.published == rows
         # Process A has stopped. If it led, B takes over; either way B now relays a new commit.
-        _wait_for(relays["b"].is_leader, 10, "process B leads once A has stopped")
+        wait_until(relays["b"].is_leader, "process B leads once A has stopped", 10)
         second = _swap_draft(shared, world, world.accounts["a2"][:1], "second")
         before = relays["b"].stats.published
-        committed = _gql(
-            process_b, manager, COMMIT, id=str(second), d=local_today(shared.timezone).isoformat()
-        )
-        assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
-        _wait_for(
+        _commit_today(process_b, manager, second, shared)
+        wait_until(
             lambda: relays["b"].stats.published - before == _outbox_rows(shared) - rows,
-            10,
             "B relays the second commit",
+            10,
         )
 
 

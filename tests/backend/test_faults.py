@@ -35,7 +35,6 @@ from backend.db import models
 from backend.db.migrate import upgrade_to_head
 from backend.jobs.runner import STALE_AFTER
 from backend.runtime import Runtime
-from backend.services.timeutil import local_today
 from backend.settings import Settings
 from tests.conftest import seed_world
 from tests.redis_server import free_port
@@ -390,7 +389,13 @@ def test_relay_leads_again_after_postgres_restarts_and_delivers(
     made after the restart still reaches the rep's inbox."""
     from fastapi.testclient import TestClient
 
-    from tests.backend.test_notifications_flow import COMMIT, _gql, _inbox_with, _login, _swap_draft
+    from tests.backend.test_notifications_flow import (
+        _commit_today,
+        _inbox_with,
+        _login,
+        _swap_draft,
+        wait_until,
+    )
 
     url = asyncio.run(_create_database(private_pg, "fieldrep_relay_fault"))
     settings = _settings(url, tmp_path)
@@ -406,25 +411,12 @@ def test_relay_leads_again_after_postgres_restarts_and_delivers(
     draft = _swap_draft(settings, world, world.accounts["a1"][:1], "after restart")
     with TestClient(create_app(settings)) as client:
         relay = client.app.state.runtime.extras["messaging"].relay  # type: ignore[attr-defined]
-        _until(relay.is_leader, "the relay leads")
+        wait_until(relay.is_leader, "the relay leads")
         private_pg.stop("immediate")
-        _until(lambda: not relay.is_leader(), "the relay notices it lost the lock")
+        wait_until(lambda: not relay.is_leader(), "the relay notices it lost the lock")
         private_pg.start()
-        _until(relay.is_leader, "the relay leads again after the restart")
+        wait_until(relay.is_leader, "the relay leads again after the restart")
         rep = _login(client, "repa1@x.test", world.password)
         manager = _login(client, "managera@x.test", world.password)
-        committed = _gql(
-            client, manager, COMMIT, id=str(draft), d=local_today(settings.timezone).isoformat()
-        )
-        assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+        _commit_today(client, manager, draft, settings)
         assert len(_inbox_with(client, rep, 1)["items"]) == 1
-
-
-def _until(condition: Any, what: str, seconds: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {seconds} s: {what}")
-        time.sleep(0.05)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -76,6 +77,24 @@ def _inbox_with(client: TestClient, token: str, count: int) -> dict[str, Any]:
             return inbox
         time.sleep(0.1)
     return inbox
+
+
+def _commit_today(client: TestClient, token: str, draft: int, settings: Settings) -> None:
+    """Commit ``draft`` effective today where the deployment is (not in UTC) and check that
+    it became the active alignment."""
+    today = local_today(settings.timezone).isoformat()
+    committed = _gql(client, token, COMMIT, id=str(draft), d=today)
+    assert committed["data"]["commitAlignment"]["state"] == "ACTIVE", committed
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    """Poll ``condition`` until true; fail naming ``what`` after ``seconds`` (a safety net for
+    work other threads or processes do, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {seconds} s: {what}")
+        time.sleep(0.05)
 
 
 def _next_notice(ws: Any) -> dict[str, Any]:

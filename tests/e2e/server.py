@@ -52,30 +52,26 @@ class Server:
         return self.tokens[email]
 
     def gql(self, email: str, query: str, **variables: object) -> dict[str, Any]:
-        r = httpx.post(
-            f"{self.url}/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {self.token(email)}"},
-            timeout=60,
-        )
-        r.raise_for_status()
-        body: dict[str, Any] = r.json()
-        assert not body.get("errors"), body
-        data = body["data"]
-        assert isinstance(data, dict)
-        return data
+        return self._post(email, {"query": query, "variables": variables})
 
     def operation(
         self, email: str, file: str, name: str, variables: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """Run ``name`` from ``graphql/operations/<file>.graphql``, sent whole as the app does."""
-        r = httpx.post(
-            f"{self.url}/graphql",
-            json={
+        return self._post(
+            email,
+            {
                 "query": (OPERATIONS / f"{file}.graphql").read_text(),
                 "operationName": name,
                 "variables": variables or {},
             },
+        )
+
+    def _post(self, email: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a GraphQL request as ``email``; the answer's data, asserted free of errors."""
+        r = httpx.post(
+            f"{self.url}/graphql",
+            json=payload,
             headers={"Authorization": f"Bearer {self.token(email)}"},
             timeout=60,
         )
