@@ -2,11 +2,18 @@
 
 Shares and ratios are written as fractions with four decimals and empty when there is no data,
 so a spreadsheet does not read "no data" as zero.
+
+Every cell goes through :func:`neutralise` on the way out: names, labels and territories come
+from CRM imports and managers, and a spreadsheet runs a cell that starts with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return as a formula (``=HYPERLINK(...)`` that leaks the sheet,
+DDE that starts a program). Such cells get a leading single quote (OWASP "CSV Injection"), which
+spreadsheets show as text; numbers we formatted ourselves (``-12.5``) stay numbers.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
@@ -47,6 +54,26 @@ WINDSHIELD_HEADER = (
     "actual_visit_s",
     "actual_ratio",
 )
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet evaluate a cell (OWASP's list)."""
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def neutralise(cell: str) -> str:
+    """Return ``cell`` safe to open in a spreadsheet: formula starts prefixed with ``'``.
+
+    A plain decimal number (``-3``, ``-0.25``) is left alone: it is what a numeric column holds,
+    and a spreadsheet reads it as a number, never as a formula.
+
+    Example:
+        >>> neutralise("=1+2"), neutralise("-12.5"), neutralise("-1+2"), neutralise("Wolf")
+        ("'=1+2", '-12.5', "'-1+2", 'Wolf')
+    """
+    if cell.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def _fraction(value: float | None) -> str:
@@ -122,9 +149,21 @@ def windshield_rows(rows: Sequence[WindshieldRow]) -> list[list[str]]:
 
 
 def write_csv(out: TextIO, lines: Iterable[Sequence[str]]) -> None:
-    """Write ``lines`` as RFC 4180 CSV."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerows(lines)
+    """Write ``lines`` as RFC 4180 CSV, every cell through :func:`neutralise`.
+
+    Lines end in CRLF as RFC 4180 says; it also makes the writer quote a cell holding a bare
+    carriage return (it quotes only the line terminator's characters), which with ``\n`` would
+    split one name over two rows.
+    """
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows([neutralise(cell) for cell in line] for line in lines)
 
 
-__all__ = ["coverage_rows", "overdue_rows", "windshield_rows", "write_csv"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "coverage_rows",
+    "neutralise",
+    "overdue_rows",
+    "windshield_rows",
+    "write_csv",
+]
