@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +24,7 @@ from backend.api.auth_routes import router as auth_router
 from backend.api.context import Context
 from backend.api.limits import BodySizeLimit, database_unreachable
 from backend.api.schema import build_schema
+from backend.api.security_headers import SecurityHeaders
 from backend.auth.tokens import InvalidTokenError, verify_token
 from backend.auth.viewer import Viewer, load_viewer
 from backend.heap import settle_heap
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: the 413 answers get the headers too
     app.include_router(auth_router)
     graphql_app = AuthenticatedGraphQLRouter(
         build_schema(settings),
@@ -152,16 +154,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             headers={"Retry-After": "2"},
         )
 
+    instance_id = secrets.token_hex(6)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz(rt: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, str | int]:
         """Database reachable; which worker answered, how many live subscriptions it serves
         (with several workers, operators and benchmarks poll until they have seen each) and
-        whether its outbox relay leads, stands by or runs in another process."""
+        whether its outbox relay leads, stands by or runs in another process.
+
+        The worker is named by a random id drawn at start-up, not its pid: the answer is
+        public and a pid helps an attacker (guessing other ids, telling restarts apart)."""
         from sqlalchemy import text
 
         async with rt.sessionmaker() as session:
             await session.execute(text("SELECT 1"))
-        health: dict[str, str | int] = {"status": "ok", "process": os.getpid()}
+        health: dict[str, str | int] = {"status": "ok", "process": instance_id}
         messaging = rt.extras.get("messaging")
         if messaging is not None:
             health["liveSubscriptions"] = messaging.hub.live_subscriptions

@@ -67,8 +67,11 @@ def _workers_problem(settings: Settings, workers: int) -> str | None:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Run uvicorn. WebSocket compression is off: notices are a few hundred bytes, and
     permessage-deflate costs a zlib pass per message and a compression context per socket
-    (hundreds of KB each), which a thousand live phones turn into CPU and memory for nothing."""
+    (hundreds of KB each), which a thousand live phones turn into CPU and memory for nothing.
+    Header size and header deadline: ``backend/http_guard.py``."""
     import uvicorn
+
+    from backend.http_guard import uvicorn_options
 
     if workers > 1:
         # A worker busy with a burst (a realignment fanned out to a thousand sockets) answers
@@ -81,6 +84,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             workers=workers,
             timeout_worker_healthcheck=30,
             ws_per_message_deflate=False,
+            **uvicorn_options(),
         )
     else:
         from backend.app import create_app
@@ -91,6 +95,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             port=port,
             log_level="info",
             ws_per_message_deflate=False,
+            **uvicorn_options(),
         )
 
 
