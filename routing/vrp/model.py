@@ -171,6 +171,14 @@ class SolveParams:
         gls_share: When time-limited (``solution_limit=None``), the share of the time given
             to guided local search; ruin-and-recreate gets the rest (it finds more on long,
             wide-window routes, where guided local search stalls).
+        engine: ``"auto"`` searches with PyVRP's iterated local search and falls back to the
+            OR-Tools model where PyVRP cannot express the problem exactly (a previous order
+            to keep, a break window shorter than a drive) or its plan fails verification;
+            ``"pyvrp"`` / ``"ortools"`` force one engine (``"pyvrp"`` still falls back when
+            its plan fails verification, so a plan is never wrong).
+        iterations: PyVRP iterations when work-limited (``solution_limit`` not ``None``);
+            ``None`` scales them with the number of candidate visits (see
+            :func:`routing.vrp.pyvrp_engine.default_iterations`).
     """
 
     time_limit_s: float = 10.0
@@ -182,6 +190,8 @@ class SolveParams:
     objective: Literal["duration", "distance"] = "duration"
     first_solution: str = "auto"
     gls_share: float = 0.2
+    engine: Literal["auto", "pyvrp", "ortools"] = "auto"
+    iterations: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +268,7 @@ class DaySolution:
         total_seconds: Driving seconds over all routes.
         total_metres: Driving metres over all routes (floating point, from the matrix).
         vehicles_used: Routes with at least one visit.
+        engine: The search engine whose plan this is (``"pyvrp"`` or ``"ortools"``).
     """
 
     routes: dict[str, Route]
@@ -267,6 +278,7 @@ class DaySolution:
     total_seconds: int = 0
     total_metres: float = 0.0
     vehicles_used: int = 0
+    engine: str = "ortools"
 
 
 class InfeasibleProblemError(ValueError):

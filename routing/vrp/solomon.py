@@ -21,6 +21,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -274,17 +275,26 @@ def to_day_problem(inst: SolomonInstance) -> DayProblem:
 
 
 def solve_solomon(
-    inst: SolomonInstance, time_limit_s: float = 10.0, *, seed: int = 0
+    inst: SolomonInstance,
+    time_limit_s: float = 10.0,
+    *,
+    seed: int = 0,
+    engine: Literal["auto", "pyvrp", "ortools"] = "auto",
 ) -> SolomonResult:
     """Solve a VRPTW instance with :func:`routing.vrp.solve`, minimising total distance.
 
     Time-limited (``solution_limit=None``): the result depends on machine speed and load.
+    ``engine`` picks the search engine as in :attr:`SolveParams.engine`.
     """
     from routing.vrp.solve import solve
 
     t0 = time.monotonic()
     params = SolveParams(
-        time_limit_s=time_limit_s, solution_limit=None, objective="distance", seed=seed
+        time_limit_s=time_limit_s,
+        solution_limit=None,
+        objective="distance",
+        seed=seed,
+        engine=engine,
     )
     sol = solve(to_day_problem(inst), params)
     routes = [[int(rs.stop_id) for rs in r.stops] for r in sol.routes.values() if r.stops]

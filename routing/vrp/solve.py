@@ -1,14 +1,18 @@
 """Plan a day (one rep or a team) and re-plan it during the day.
 
-Search recipe (the same for a rep's day and for the Solomon benchmark):
+One model (:func:`routing.vrp.validate.prepare`), two search engines, the same plan format
+and drop reasons whichever runs (the same for a rep's day and for the Solomon benchmark):
 
-1. Parallel cheapest insertion (window-aware construction) or the previous plan as the start.
-2. Guided local search, stopped after ``solution_limit`` solutions.
-3. ``lns_iterations`` ruin-and-recreate steps (:mod:`routing.vrp.lns`), each polished by local
-   search to a local optimum.
+1. PyVRP's iterated local search (:mod:`routing.vrp.pyvrp_engine`) for every problem it
+   models exactly, stopped after a fixed number of iterations; its plan is re-timed exactly
+   (breaks included) and verified by :func:`routing.vrp.validate.check_plan`.
+2. Otherwise, or when that plan fails verification, the OR-Tools model: parallel cheapest
+   insertion or the previous plan as the start, guided local search stopped after
+   ``solution_limit`` solutions, then ``lns_iterations`` ruin-and-recreate steps
+   (:mod:`routing.vrp.lns`).
 
-Steps 2 and 3 are limited by work, not time, so the same input gives the same plan; the
-time limit is a safety net only (when it fires the plan may differ between runs, see
+Both are limited by work, not time, so the same input gives the same plan; the time limit is
+a safety net only (when it fires the plan may differ between runs, see
 :attr:`SolveParams.solution_limit`).
 """
 
@@ -34,7 +38,8 @@ from routing.vrp.model import (
     SolveParams,
     Stop,
 )
-from routing.vrp.validate import prepare
+from routing.vrp.pyvrp_engine import exact_for, solve_pyvrp
+from routing.vrp.validate import check_plan, prepare
 
 
 def run_search(core: Core, params: SolveParams, deadline: float) -> Any:
@@ -98,14 +103,27 @@ def solve(problem: DayProblem, params: SolveParams | None = None) -> DaySolution
         raise InfeasibleProblemError(issues)
     if not ci.plan_stops:
         return _to_solution(problem, None, pre_dropped)
-    core = Core(ci, params)
-    assignment = run_search(core, params, deadline)
-    if assignment is None:  # cannot happen with all-disjunction models, kept as a guard
-        raise InfeasibleProblemError(
-            [Issue("no_solution", "the solver found no plan within the limits")]
-        )
-    result = core.extract(assignment)
-    solution = _to_solution(problem, result, pre_dropped)
+    solution: DaySolution | None = None
+    if params.engine != "ortools" and exact_for(ci, params):
+        found = solve_pyvrp(ci, params, deadline)
+        if found is not None:
+            solution = replace(_to_solution(problem, found, pre_dropped), engine="pyvrp")
+            if check_plan(problem, solution):  # never hand out a plan that breaks a rule
+                solution = None
+            else:
+                result = found
+    if solution is None:
+        # OR-Tools: a previous order to keep, a break PyVRP cannot express, or no verified
+        # PyVRP plan (which includes required stops that cannot all fit: named below).
+        deadline = max(deadline, time.monotonic() + min(2.0, params.time_limit_s))
+        core = Core(ci, params)
+        assignment = run_search(core, params, deadline)
+        if assignment is None:  # cannot happen with all-disjunction models, kept as a guard
+            raise InfeasibleProblemError(
+                [Issue("no_solution", "the solver found no plan within the limits")]
+            )
+        result = core.extract(assignment)
+        solution = _to_solution(problem, result, pre_dropped)
     missing = [problem.stops[s] for s in result.unplanned if problem.stops[s].required]
     if missing:
         raise InfeasibleProblemError(

@@ -12,14 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from routing.vrp.engine import UNREACHABLE, CoreInput, int_matrix
 from routing.vrp.model import (
     DayProblem,
+    DaySolution,
     DroppedStop,
     InfeasibleProblemError,
     Issue,
     ReasonCode,
+    Route,
     Stop,
     TimeWindow,
     Vehicle,
@@ -263,4 +266,87 @@ def _most_telling(verdicts: list[Verdict]) -> Verdict:
     return min(verdicts, key=lambda v: order.index(v.code) if v.code in order else len(order))
 
 
-__all__ = ["check_vehicles", "hhmm", "minutes", "prepare"]
+def check_plan(problem: DayProblem, solution: DaySolution) -> list[str]:
+    """Every way ``solution`` breaks the rules of ``problem`` (empty list: the plan is valid).
+
+    Checked from the plan alone, independently of the engine that made it: each stop at
+    most once, on a vehicle allowed to take it, required stops planned, each visit inside one
+    of its windows, drives (integer seconds, rounded up) and breaks fitting between visits,
+    every break once, starting in its window and not during a visit, the shift and capacity.
+    """
+    secs = int_matrix(problem.seconds, ceil=True)
+    stops = {s.id: s for s in problem.stops}
+    errors: list[str] = []
+    seen: set[str] = set()
+    for v in problem.vehicles:
+        route = solution.routes.get(v.id)
+        if route is None:
+            errors.append(f"vehicle {v.id}: no route")
+            continue
+        errors += _check_route(secs, v, route, stops, seen)
+    dropped = {d.stop_id for d in solution.dropped}
+    for s in problem.stops:
+        if s.id not in seen and s.id not in dropped:
+            errors.append(f"stop {s.id}: neither planned nor dropped")
+        if s.required and s.id not in seen:
+            errors.append(f"required stop {s.id}: not planned")
+    return errors
+
+
+def _check_route(
+    secs: npt.NDArray[np.int64],
+    v: Vehicle,
+    route: Route,
+    stops: dict[str, Stop],
+    seen: set[str],
+) -> list[str]:
+    """Violations in one vehicle's route (see :func:`check_plan`)."""
+    errors: list[str] = []
+    where = f"vehicle {v.id}"
+    if len(route.breaks) != len(v.breaks):
+        errors.append(f"{where}: {len(route.breaks)} breaks planned, {len(v.breaks)} required")
+    for b, taken in zip(v.breaks, route.breaks, strict=False):
+        if not b.earliest_start <= taken.start <= b.latest_start or taken.duration != b.duration:
+            errors.append(f"{where}: break at {hhmm(taken.start)} outside its window")
+    if route.departure < v.shift_start or route.end_arrival > v.shift_end:
+        errors.append(f"{where}: route outside the shift")
+    prev_end, here, load = route.departure, v.start_location, 0
+    for rs in route.stops:
+        s = stops.get(rs.stop_id)
+        if s is None or rs.stop_id in seen:
+            errors.append(f"{where}: stop {rs.stop_id} unknown or planned twice")
+            continue
+        seen.add(rs.stop_id)
+        load += s.demand
+        if s.fixed_vehicle is not None and s.fixed_vehicle != v.id:
+            errors.append(f"{where}: stop {s.id} belongs to vehicle {s.fixed_vehicle}")
+        windows = list(s.windows) if s.windows is not None else [TimeWindow(0, 10**9)]
+        if rs.end != rs.start + s.duration_s or not any(
+            w.start <= rs.start and rs.end <= w.end for w in windows
+        ):
+            errors.append(f"{where}: visit {s.id} at {hhmm(rs.start)} outside its windows")
+        errors += _check_gap(where, route, prev_end, rs.start, int(secs[here, s.location]))
+        prev_end, here = rs.end, s.location
+    errors += _check_gap(where, route, prev_end, route.end_arrival, int(secs[here, v.end_location]))
+    if v.capacity is not None and load > v.capacity:
+        errors.append(f"{where}: load {load} over capacity {v.capacity}")
+    return errors
+
+
+def _check_gap(where: str, route: Route, begin: int, end: int, travel: int) -> list[str]:
+    """The drive of ``travel`` s and the breaks inside ``[begin, end)`` fit in that gap."""
+    inside = [b for b in route.breaks if begin <= b.start < end]
+    overlapping = [
+        b
+        for b in route.breaks
+        if b not in inside and b.start < end and b.start + b.duration > begin
+    ]
+    busy = sum(b.duration for b in inside)
+    if overlapping or any(b.start + b.duration > end for b in inside):
+        return [f"{where}: a break overlaps a visit ({hhmm(begin)}–{hhmm(end)})"]
+    if end - begin < travel + busy:
+        return [f"{where}: {hhmm(begin)}–{hhmm(end)} is too short for the drive and breaks"]
+    return []
+
+
+__all__ = ["check_plan", "check_vehicles", "hhmm", "minutes", "prepare"]
