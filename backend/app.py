@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from backend.api.auth_routes import RuntimeDep, get_runtime
 from backend.api.auth_routes import router as auth_router
 from backend.api.context import Context
 from backend.api.limits import BodySizeLimit, database_unreachable
+from backend.api.live_socket import BoundedWebSocketAdapter, LiveSocketHandler, SocketLimits
 from backend.api.schema import build_schema
 from backend.api.security_headers import SecurityHeaders
 from backend.auth.tokens import InvalidTokenError, verify_token
@@ -53,8 +55,18 @@ class AuthenticatedGraphQLRouter(GraphQLRouter[Context, None]):
     """Authenticates WebSocket connections at ``connection_init`` (browsers cannot set headers).
 
     The payload carries ``{"authorization": "Bearer <token>"}``; a missing or bad token closes
-    the socket with 4403 before any subscription starts.
+    the socket with 4403 before any subscription starts. Afterwards ``LiveSocketHandler`` closes
+    it when the token expires or the user is deactivated, and caps message size and
+    subscriptions (``backend/api/live_socket.py``); only graphql-transport-ws is spoken.
     """
+
+    graphql_transport_ws_handler_class = LiveSocketHandler
+    websocket_adapter_class = BoundedWebSocketAdapter  # type: ignore[assignment]
+    socket_limits = SocketLimits()
+
+    async def socket_viewer(self, runtime: Runtime, token: str) -> Viewer | None:
+        """Re-authenticate a live socket's token (the same check as every HTTP request)."""
+        return await viewer_for_token(runtime, token)
 
     def encode_json(self, data: object) -> str:
         """Responses and subscription messages through orjson (several times faster than
@@ -133,7 +145,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         build_schema(settings),
         context_getter=get_context,  # type: ignore[arg-type]
         graphql_ide=None if settings.is_production else "graphiql",
+        max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
+    graphql_app.socket_limits = SocketLimits.from_settings(settings)
     app.include_router(graphql_app, prefix="/graphql")
 
     @app.exception_handler(DBAPIError)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from notifications.push_endpoint import KNOWN_PUSH_SERVICES, EndpointPolicy
 
 DEV_SECRET = "fieldrep-development-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -51,6 +53,41 @@ class Settings(BaseSettings):
     web_push: bool = True
     vapid_private_key: str | None = None
     vapid_subject: str = "mailto:ops@fieldrep.invalid"
+    # Web Push endpoints (notifications/push_endpoint.py, SECURITY.md "Web Push endpoints").
+    push_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(KNOWN_PUSH_SERVICES)
+    )
+    push_allow_private_hosts: bool = False  # loopback push service in tests; never production
+    push_max_devices_per_user: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("push_allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        """Comma-separated host names (``fcm.googleapis.com, *.notify.windows.com``) or JSON."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _private_push_hosts_only_outside_production(self) -> Settings:
+        """A loopback push service is a test fixture; in production it is an SSRF hole."""
+        if self.push_allow_private_hosts and self.environment == "production":
+            msg = "FIELDREP_PUSH_ALLOW_PRIVATE_HOSTS is for development and tests, not production"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def push_endpoint_policy(self) -> EndpointPolicy:
+        """The Web Push endpoint rules these settings describe."""
+        return EndpointPolicy(
+            allowed_hosts=tuple(self.push_allowed_hosts),
+            allow_private=self.push_allow_private_hosts,
+        )
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

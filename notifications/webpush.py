@@ -8,6 +8,9 @@ Why each policy:
       of hammering it.
     * 5xx and network errors: transient; retried with jittered exponential backoff.
     * Other 4xx: our request is wrong (bad VAPID, too large); retrying cannot help.
+    * An endpoint the policy refuses (not a known push service, or a host that resolves to a
+      private address, checked on the address actually connected to): rejected without a
+      request, never retried (:mod:`notifications.push_endpoint`).
 Encryption is pywebpush's (``WebPusher.encode``, aes128gcm); transport is one shared
 ``httpx.AsyncClient`` so connections to a push service are reused.
 """
@@ -28,6 +31,8 @@ from pywebpush import WebPusher
 
 from notifications._backoff import Backoff
 from notifications.events import Event
+from notifications.guarded_http import public_only_client
+from notifications.push_endpoint import EndpointPolicy, EndpointRefusedError, check_endpoint
 from notifications.push_payload import MAX_PLAINTEXT, build_push_payload
 from notifications.vapid import VapidKeys
 
@@ -136,6 +141,9 @@ class WebPushSender:
         max_retry_after: Longest ``Retry-After`` we wait inline; longer ones end the push as
             :attr:`PushOutcome.RETRY_LATER` so a caller can schedule it.
         timeout: Per-request timeout, in seconds.
+        endpoint_policy: Which endpoints may be contacted; default: the known push services on
+            public addresses only. Applies to the client this sender creates; a ``client``
+            passed in is used as it is (the static checks still run).
     """
 
     def __init__(
@@ -151,10 +159,12 @@ class WebPushSender:
         retry_cap: float = 30.0,
         max_retry_after: float = 120.0,
         timeout: float = 10.0,
+        endpoint_policy: EndpointPolicy | None = None,
     ) -> None:
         self.vapid = vapid
         self.on_gone = on_gone
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self.endpoint_policy = endpoint_policy or EndpointPolicy()
+        self._client = client or public_only_client(self.endpoint_policy, timeout=timeout)
         self._owns_client = client is None
         self.ttl = ttl
         self.urgency = urgency
@@ -206,6 +216,13 @@ class WebPushSender:
         """
         if len(payload) > MAX_PLAINTEXT:
             raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PLAINTEXT}")
+        try:
+            check_endpoint(subscription.endpoint, self.endpoint_policy)
+        except EndpointRefusedError as exc:
+            log.warning("push endpoint refused: %s", exc)
+            return PushResult(
+                subscription, PushOutcome.REJECTED, None, 0, truncated, detail=str(exc)
+            )
         body = WebPusher(subscription.info()).encode(payload, "aes128gcm")["body"]
         headers = {
             "TTL": str(self.ttl),
@@ -239,6 +256,11 @@ class WebPushSender:
                 response = await self._client.post(
                     subscription.endpoint, content=body, headers=headers
                 )
+            except EndpointRefusedError as exc:
+                # Resolved to a private address at connect time (rebinding): never retried.
+                log.warning("push endpoint refused at connect: %s", exc)
+                status, detail = None, str(exc)
+                return result(PushOutcome.REJECTED)
             except httpx.TransportError as exc:
                 status, detail = None, repr(exc)
             else:

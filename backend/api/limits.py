@@ -19,33 +19,15 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    IntValueNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    VariableNode,
+from backend.api.document_limits import (
+    DocumentLimits,
+    judge,
+    measure_operation,
+    selected_operations,
 )
+from graphql import DocumentNode, GraphQLError, GraphQLSchema
 
 log = logging.getLogger(__name__)
-DEFAULT_LIST_SIZE = 50
-MAX_LIST_SIZE = 100
-#: Fields whose result is computed, not read: they cost more than a lookup.
-EXPENSIVE_FIELDS = {
-    "myDay": 50,
-    "planMyDay": 200,
-    "replanMyDay": 200,
-    "proposeAlignment": 500,
-    "compareAlignments": 100,
-    "roadNetwork": 100,
-    "coverage": 50,
-    "windshield": 50,
-}
 
 
 class Bucket(Protocol):
@@ -113,108 +95,82 @@ class RedisBucket:
         return bool(int(allowed)), float(remaining), float(retry)
 
 
-def _int_arg(node: FieldNode, name: str, variables: dict[str, Any]) -> int | None:
-    for argument in node.arguments or ():
-        if argument.name.value != name:
-            continue
-        value = argument.value
-        if isinstance(value, IntValueNode):
-            return int(value.value)
-        if isinstance(value, VariableNode):
-            raw = variables.get(value.name.value)
-            return int(raw) if isinstance(raw, int) else None
-    return None
-
-
-def _selections(
-    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode]
-) -> Iterator[FieldNode]:
-    if selection_set is None:
-        return
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            yield selection
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _selections(selection.selection_set, fragments)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None:
-                yield from _selections(fragment.selection_set, fragments)
-
-
 def query_cost(
     document: DocumentNode,
     variables: dict[str, Any] | None = None,
     operation_name: str | None = None,
+    schema: GraphQLSchema | None = None,
 ) -> int:
     """Static cost: 1 per field, list pages multiply what is inside them, solvers cost extra.
 
     With ``operation_name``, only that operation counts: a client sends a whole published
     document (the trusted-document allowlist knows files by their text) and runs one of it.
+    With ``schema``, an omitted ``first`` costs the field's default page. Linear in the
+    document (fragments are measured once, see :mod:`backend.api.document_limits`).
     """
-    variables = variables or {}
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-
-    def cost(selection_set: SelectionSetNode | None, depth: int) -> int:
-        if depth > 20:
-            return 0
-        total = 0
-        for field in _selections(selection_set, fragments):
-            name = field.name.value
-            if name.startswith("__"):
-                continue
-            size = _int_arg(field, "first", variables)
-            multiplier = min(size if size is not None else 1, MAX_LIST_SIZE)
-            if size is None and field.selection_set is not None and name in {"edges", "items"}:
-                multiplier = 1
-            inner = cost(field.selection_set, depth + 1)
-            total += EXPENSIVE_FIELDS.get(name, 1) + max(multiplier, 1) * inner
-        return total
-
     return sum(
-        cost(d.selection_set, 0)
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-        and (operation_name is None or (d.name is not None and d.name.value == operation_name))
+        measure_operation(document, operation, schema, variables).cost
+        for operation in selected_operations(document, operation_name)
     )
 
 
-class CostLimiter(SchemaExtension):
-    """Charges each operation's cost to the viewer's bucket (``runtime.query_bucket``)."""
+def query_limits(limits: DocumentLimits) -> type[SchemaExtension]:
+    """Schema extension enforcing ``limits`` and charging each operation's cost to its viewer.
 
-    def __init__(self) -> None:
-        self.report: dict[str, Any] | None = None
+    The document is measured before GraphQL validation runs (and before anything expands a
+    fragment), for every caller, anonymous or not, in every environment; a refusal is a
+    pre-execution error (``QUERY_TOO_COMPLEX``), which WebSocket clients get as an ``error``
+    message. The viewer's cost budget (``runtime.query_bucket``) is charged at execution.
+    """
 
-    async def on_execute(self) -> Any:  # type: ignore[override]
-        ctx = self.execution_context
-        runtime = getattr(ctx.context, "runtime", None)
-        bucket = getattr(runtime, "query_bucket", None)
-        viewer = getattr(ctx.context, "viewer", None)
-        if bucket is None or viewer is None or ctx.graphql_document is None:
+    class QueryLimits(SchemaExtension):
+        def __init__(self) -> None:
+            self.report: dict[str, Any] | None = None
+            self.cost: int | None = None
+
+        def on_validate(self) -> Iterator[None]:  # type: ignore[override]
+            ctx = self.execution_context
+            document = ctx.graphql_document
+            if document is not None and ctx.pre_execution_errors is None:
+                schema = getattr(ctx.schema, "_schema", None)
+                graphql_schema = schema if isinstance(schema, GraphQLSchema) else None
+                verdict = judge(document, limits, graphql_schema, ctx.variables, ctx.operation_name)
+                if verdict.error is not None:
+                    ctx.pre_execution_errors = [verdict.error]  # strawberry skips validation
+                else:
+                    self.cost = verdict.cost
             yield
-            return
-        requested = query_cost(ctx.graphql_document, ctx.variables, ctx.operation_name)
-        allowed, remaining, retry = await bucket.take(f"user:{viewer.user_id}", requested)
-        self.report = {
-            "requested": requested,
-            "remaining": round(remaining, 1),
-            "limit": getattr(bucket, "capacity", None),
-        }
-        if not allowed:
-            raise GraphQLError(
-                f"query cost budget exhausted; retry in {retry:.0f} s or ask for less",
-                extensions={
-                    "code": "RATE_LIMITED",
-                    "retryAfter": round(retry, 1),
-                    "cost": self.report,
-                },
-            )
-        yield
 
-    def get_results(self) -> dict[str, Any]:
-        return {"cost": self.report} if self.report else {}
+        async def on_execute(self) -> Any:  # type: ignore[override]
+            ctx = self.execution_context
+            runtime = getattr(ctx.context, "runtime", None)
+            bucket = getattr(runtime, "query_bucket", None)
+            viewer = getattr(ctx.context, "viewer", None)
+            if bucket is None or viewer is None or self.cost is None:
+                yield
+                return
+            requested = self.cost
+            allowed, remaining, retry = await bucket.take(f"user:{viewer.user_id}", requested)
+            self.report = {
+                "requested": requested,
+                "remaining": round(remaining, 1),
+                "limit": getattr(bucket, "capacity", None),
+            }
+            if not allowed:
+                raise GraphQLError(
+                    f"query cost budget exhausted; retry in {retry:.0f} s or ask for less",
+                    extensions={
+                        "code": "RATE_LIMITED",
+                        "retryAfter": round(retry, 1),
+                        "cost": self.report,
+                    },
+                )
+            yield
+
+        def get_results(self) -> dict[str, Any]:
+            return {"cost": self.report} if self.report else {}
+
+    return QueryLimits
 
 
 def load_trusted_documents(folder: Path) -> dict[str, str]:
@@ -231,12 +187,17 @@ def trusted_documents_only(allowlist: dict[str, str]) -> type[SchemaExtension]:
 
     class TrustedDocuments(SchemaExtension):
         def on_operation(self) -> Iterator[None]:  # type: ignore[override]
-            query = self.execution_context.query or ""
+            ctx = self.execution_context
+            query = ctx.query or ""
             if hashlib.sha256(query.encode()).hexdigest() not in allowlist:
-                raise GraphQLError(
-                    "only the operations published in graphql/operations/ run here",
-                    extensions={"code": "PERSISTED_QUERY_NOT_FOUND"},
-                )
+                # Recorded, not raised: strawberry answers a pre-execution error on every
+                # transport (over WebSocket a raise here became a bare "complete").
+                ctx.pre_execution_errors = [
+                    GraphQLError(
+                        "only the operations published in graphql/operations/ run here",
+                        extensions={"code": "PERSISTED_QUERY_NOT_FOUND"},
+                    )
+                ]
             yield
 
     return TrustedDocuments

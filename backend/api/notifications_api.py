@@ -18,9 +18,13 @@ from strawberry.types import Info
 from backend.api.context import Context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found
 from backend.api.queries import parse_id
+from backend.api.visits_api import to_graphql_error
 from backend.auth import policy
 from backend.db import models
 from backend.messaging.stores import _title_body
+from backend.services.errors import Rejected
+from backend.services.push_devices import register_device
+from notifications.push_endpoint import MAX_ENDPOINT_LENGTH
 
 TERRITORY_CHANGED = "territory.changed.v1"
 MAX_PAGE = 100
@@ -227,27 +231,19 @@ class NotificationsMutation:
     ) -> bool:
         ctx = info.context
         viewer = ctx.require_viewer()
-        if (
-            not subscription.endpoint.startswith("https://")
-            and not ctx.runtime.settings.environment == "test"
-        ):
-            raise bad_input("subscription.endpoint", "push endpoints must be https URLs")
-        # An endpoint is one device's push channel. If another user registered it before (the
-        # phone changed hands), the new login takes it over: the previous user's notices must
-        # stop arriving on a device they no longer hold.
-        await ctx.session.execute(
-            delete(models.PushSubscriptionRecord).where(
-                models.PushSubscriptionRecord.endpoint == subscription.endpoint
-            )
-        )
-        ctx.session.add(
-            models.PushSubscriptionRecord(
+        settings = ctx.runtime.settings
+        try:
+            await register_device(
+                ctx.session,
                 user_id=viewer.user_id,
                 endpoint=subscription.endpoint,
                 p256dh=subscription.p256dh,
                 auth=subscription.auth,
+                policy=settings.push_endpoint_policy,
+                max_devices=settings.push_max_devices_per_user,
             )
-        )
+        except Rejected as exc:
+            raise to_graphql_error(exc) from exc
         await ctx.session.commit()
         return True
 
@@ -255,6 +251,8 @@ class NotificationsMutation:
     async def unregister_push_subscription(self, info: Info[Context, None], endpoint: str) -> bool:
         ctx = info.context
         viewer = ctx.require_viewer()
+        if len(endpoint) > MAX_ENDPOINT_LENGTH:
+            return False  # never stored: nothing to remove, and no reason to send it to SQL
         result = await ctx.session.execute(
             delete(models.PushSubscriptionRecord).where(
                 models.PushSubscriptionRecord.endpoint == endpoint,

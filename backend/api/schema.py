@@ -1,4 +1,4 @@
-"""The Strawberry schema with its abuse limits (depth, aliases, tokens, introspection)."""
+"""The Strawberry schema with its abuse limits (depth, aliases, tokens, cost, introspection)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -21,10 +19,11 @@ from strawberry.tools import merge_types
 from backend.api.accounts_api import AccountsQuery
 from backend.api.analytics_api import AnalyticsQuery
 from backend.api.dayplan_api import DayPlanMutation, DayPlanQuery
+from backend.api.document_limits import DocumentLimits
 from backend.api.limits import (
-    CostLimiter,
     ErrorCodes,
     load_trusted_documents,
+    query_limits,
     trusted_documents_only,
 )
 from backend.api.map_api import MapQuery
@@ -75,14 +74,20 @@ MUTATION_TYPES: tuple[type, ...] = (
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """Build the schema; ``settings`` decides the limits and what production hides."""
     settings = settings or Settings()
-    max_depth, max_aliases = settings.graphql_max_depth, settings.graphql_max_aliases
     max_tokens = settings.graphql_max_tokens
+    # Depth, aliases, introspection depth and cost are measured in one linear pass before
+    # validation (Strawberry's depth and alias limiters expand fragments: exponential work);
+    # the token cap is the parser's own and linear.
+    limits = DocumentLimits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_introspection_depth=settings.graphql_max_introspection_depth,
+        max_cost=settings.graphql_max_cost,
+    )
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        query_limits(limits),
     ]
-    extensions.append(CostLimiter)
     extensions.append(ErrorCodes)
     if settings.is_production:
         trusted = load_trusted_documents(OPERATIONS_DIR)

@@ -104,7 +104,13 @@ def build_messaging(runtime: Runtime, *, with_relay: bool, with_consumer: bool =
         dedup = MemoryDeduplicator()
     push_store = SqlPushSubscriptions(runtime.sessionmaker)
     push = (
-        WebPushSender(vapid_keys(runtime), on_gone=push_store.remove) if settings.web_push else None
+        WebPushSender(
+            vapid_keys(runtime),
+            on_gone=push_store.remove,
+            endpoint_policy=settings.push_endpoint_policy,
+        )
+        if settings.web_push
+        else None
     )
     dispatcher = NotificationDispatcher(
         inbox, bus, dedup, push=push, push_store=push_store if push else None

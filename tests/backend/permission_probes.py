@@ -719,8 +719,10 @@ PROBES: dict[str, list[Case]] = {
         Case(
             "register one's own device",
             "mutation($e: String!) { registerPushSubscription(subscription: {endpoint: $e,"
-            ' p256dh: "k", auth: "a"}) }',
-            lambda s, v: {"e": f"https://push.test/probe/{v}"},
+            ' p256dh: "BMgBPxTcwOWaLaVGCm5B959qRQNjpUXaLT9jKMXwiWb0P-R5ldurbjARQXSwyAgQWX258J3C06k-'
+            'DOBddJyeVj8", auth: "uL33wpYOlgLVCNzC_NwzPQ"}) }',
+            # A real push service and real key sizes: anything else is refused (SSRF, issue 13).
+            lambda s, v: {"e": f"https://fcm.googleapis.com/fcm/send/probe-{v}"},
             _each(ok(is_true), *VIEWERS[1:]),
         ),
     ],

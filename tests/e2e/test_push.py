@@ -110,8 +110,16 @@ class ThreadedPushPeer:
 
 @pytest.fixture(scope="module")
 def push_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A demo server in the ``test`` environment: it accepts loopback (http) push endpoints."""
-    yield from start_server(tmp_path_factory, "test")
+    """A demo server in the ``test`` environment, told to accept the loopback push service.
+
+    Both settings are needed and neither is a default: the allowlist names the peer's host, and
+    private hosts (with http and any port) are allowed outside production only.
+    """
+    yield from start_server(
+        tmp_path_factory,
+        "test",
+        {"FIELDREP_PUSH_ALLOW_PRIVATE_HOSTS": "true", "FIELDREP_PUSH_ALLOWED_HOSTS": "127.0.0.1"},
+    )
 
 
 @pytest.fixture(scope="module")

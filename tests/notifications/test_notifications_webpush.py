@@ -28,9 +28,12 @@ from notifications import (
     WebPushSender,
     build_push_payload,
 )
+from notifications.push_endpoint import EndpointPolicy
 from tests.redis_server import free_port
 
 SUBJECT = "mailto:ops@fieldrep.example"
+LOOPBACK = EndpointPolicy(allowed_hosts=("127.0.0.1",), allow_private=True)
+"""The peer runs on loopback: allowed explicitly, as the e2e server does by its settings."""
 
 
 @pytest.fixture
@@ -47,7 +50,11 @@ async def store():
 @pytest.fixture
 async def sender(store):
     s = WebPushSender(
-        VapidKeys.generate(SUBJECT), on_gone=store.remove, retry_base=0.02, retry_cap=0.05
+        VapidKeys.generate(SUBJECT),
+        on_gone=store.remove,
+        retry_base=0.02,
+        retry_cap=0.05,
+        endpoint_policy=LOOPBACK,
     )
     yield s
     await s.aclose()
