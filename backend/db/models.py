@@ -27,6 +27,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -40,6 +41,12 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: Table option for tables whose ids reach clients (tokens, GraphQL ids, URLs): on SQLite an
+#: ``INTEGER PRIMARY KEY`` without AUTOINCREMENT hands a deleted row's id to the next insert, so
+#: an old token or link would name someone else. PostgreSQL sequences never go back anyway.
+NEVER_REUSE_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
 
 
 def new_uuid() -> str:
@@ -75,6 +82,7 @@ class Team(Base):
     """A sales team: one manager (or more), several reps, a book of accounts."""
 
     __tablename__ = "teams"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Vaduz")
@@ -88,6 +96,7 @@ class User(Base):
     """A person who logs in. Reps also have a :class:`Rep` profile."""
 
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
@@ -95,6 +104,8 @@ class User(Base):
     role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=16))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # In every token; bumped by a password change or "log out everywhere", which voids them all.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     rep: Mapped[Rep | None] = relationship(back_populates="user", uselist=False)
@@ -104,6 +115,7 @@ class Rep(Base):
     """A field rep's working profile: where the day starts and ends, when, and what they can do."""
 
     __tablename__ = "reps"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
@@ -124,7 +136,10 @@ class Account(Base):
     """A customer or prospect location that reps visit, imported from the CRM."""
 
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("external_id", name="uq_accounts_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("external_id", name="uq_accounts_external_id"),
+        NEVER_REUSE_IDS,
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100))
     team_id: Mapped[int | None] = mapped_column(
@@ -154,6 +169,18 @@ class Alignment(Base):
     """A version of 'which account belongs to which territory and who owns it'."""
 
     __tablename__ = "alignments"
+    __table_args__ = (
+        # At most one active version per team, enforced by the database (both stores): two
+        # concurrent commits cannot both win, the loser's statement fails (CONFLICT).
+        Index(
+            "uq_alignments_one_active_per_team",
+            "team_id",
+            unique=True,
+            sqlite_where=text("state = 'ACTIVE'"),
+            postgresql_where=text("state = 'ACTIVE'"),
+        ),
+        NEVER_REUSE_IDS,
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -177,6 +204,7 @@ class Territory(Base):
     __tablename__ = "territories"
     __table_args__ = (
         UniqueConstraint("alignment_id", "rep_id", name="uq_territories_alignment_rep"),
+        NEVER_REUSE_IDS,
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     alignment_id: Mapped[int] = mapped_column(
@@ -214,6 +242,7 @@ class Visit(Base):
         UniqueConstraint("client_id", name="uq_visits_client_id"),
         Index("ix_visits_account_check_in", "account_id", "check_in_at"),
         Index("ix_visits_rep_check_in", "rep_id", "check_in_at"),
+        NEVER_REUSE_IDS,
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64))
@@ -356,6 +385,25 @@ class Breadcrumb(Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
+
+
+class RefreshToken(Base):
+    """One refresh token of a device's login, stored as a SHA-256 digest (never the token).
+
+    Every login starts a family; each refresh marks its token used and issues the next one in
+    the family. A used token presented again means it was copied: the whole family is revoked.
+    """
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family_id"), NEVER_REUSE_IDS)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[str] = mapped_column(String(36))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # GiST indexes exist only on PostGIS; the migration creates them there (see 0001).

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.locks import lock_team
 from backend.db.models import (
     Alignment,
     AlignmentState,
@@ -33,10 +34,12 @@ async def store_alignment(
 ) -> Alignment:
     """Write a new alignment version with one territory per rep of the team.
 
-    Activating archives the previously active version of the team in the same transaction, so a
-    team never has two active alignments.
+    Activating archives the previously active version of the team in the same transaction,
+    under the team's lock, so a team never has two active alignments (the partial unique index
+    ``uq_alignments_one_active_per_team`` refuses a second one whatever the path).
     """
     if state is AlignmentState.ACTIVE:
+        await lock_team(session, team_id)
         await session.execute(
             update(Alignment)
             .where(Alignment.team_id == team_id, Alignment.state == AlignmentState.ACTIVE)

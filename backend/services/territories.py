@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.locks import lock_team
 from backend.db.models import (
     Account,
     Alignment,
@@ -299,36 +301,84 @@ async def alignment_kpis(
     return kpis_json(kpis) or {}
 
 
+def _not_a_draft(alignment: Alignment) -> TerritoryServiceError:
+    return TerritoryServiceError(
+        f"alignment {alignment.id} is {alignment.state.value}; only drafts can be committed",
+        field="id",
+        code="CONFLICT",
+    )
+
+
 async def commit_alignment(
     session: AsyncSession, alignment: Alignment, effective_date: dt.date, today: dt.date
 ) -> Alignment:
-    """Schedule a draft for ``effective_date``; activate at once when that day has come."""
+    """Schedule a draft for ``effective_date``; activate at once when that day has come.
+
+    The draft is claimed with a conditional UPDATE (``WHERE state = 'DRAFT'``) under the team's
+    lock, so of two concurrent commits of one draft exactly one wins; the other gets CONFLICT
+    and records nothing (its transaction is rolled back by the caller).
+    """
     if alignment.state is not AlignmentState.DRAFT:
-        raise TerritoryServiceError(
-            f"alignment {alignment.id} is {alignment.state.value}; only drafts can be committed",
-            field="id",
-            code="CONFLICT",
-        )
+        raise _not_a_draft(alignment)
     if effective_date < today:
         raise TerritoryServiceError(
             f"effective date {effective_date} is in the past", field="effectiveDate"
         )
-    alignment.state = AlignmentState.SCHEDULED
-    alignment.effective_date = effective_date
-    await session.flush()
+    await lock_team(session, alignment.team_id)
+    claimed = await session.execute(
+        update(Alignment)
+        .where(Alignment.id == alignment.id, Alignment.state == AlignmentState.DRAFT)
+        .values(state=AlignmentState.SCHEDULED, effective_date=effective_date)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(alignment)
+    if _rowcount(claimed) != 1:
+        raise _not_a_draft(alignment)
     if effective_date <= today:
         await activate_alignment(session, alignment)
     return alignment
 
 
+def _rowcount(result: object) -> int:
+    """Rows an UPDATE matched (``Result`` of a DML statement is a ``CursorResult``)."""
+    return int(getattr(result, "rowcount", 0))
+
+
 async def activate_alignment(session: AsyncSession, alignment: Alignment) -> list[str]:
-    """Make ``alignment`` active, archive the previous one, and record the change events."""
-    previous = await active_alignment(session, alignment.team_id)
-    if previous is not None and previous.id != alignment.id:
-        previous.state = AlignmentState.ARCHIVED
-        await session.flush()
-    alignment.state = AlignmentState.ACTIVE
-    await session.flush()
+    """Make a scheduled ``alignment`` active, archive the previous one, record the events.
+
+    Runs under the team's lock and re-reads both versions after taking it: a commit and the
+    activation job (or two commits) each see what the other committed, so every change is
+    announced once, against the version it really replaces. The partial unique index
+    ``uq_alignments_one_active_per_team`` is the last word: a second active version is refused
+    by the database (CONFLICT), whatever path wrote it.
+    """
+    await lock_team(session, alignment.team_id)
+    await session.refresh(alignment)
+    if alignment.state is not AlignmentState.SCHEDULED:
+        raise TerritoryServiceError(
+            f"alignment {alignment.id} is {alignment.state.value}; it was activated meanwhile",
+            field="id",
+            code="CONFLICT",
+        )
+    previous = await session.scalar(
+        select(Alignment)
+        .where(Alignment.team_id == alignment.team_id, Alignment.state == AlignmentState.ACTIVE)
+        .execution_options(populate_existing=True)
+    )
+    try:
+        async with session.begin_nested():
+            if previous is not None:
+                previous.state = AlignmentState.ARCHIVED
+                await session.flush()
+            alignment.state = AlignmentState.ACTIVE
+            await session.flush()
+    except IntegrityError as exc:
+        raise TerritoryServiceError(
+            f"team {alignment.team_id} got another active alignment meanwhile; reload and retry",
+            field="id",
+            code="CONFLICT",
+        ) from exc
     if previous is None:
         return []
     return await _record_territory_changes(session, previous, alignment)

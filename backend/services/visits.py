@@ -223,30 +223,52 @@ async def check_out(session: AsyncSession, *, rep_id: int, cmd: CheckOut, now: d
     )
     if visit is None:
         raise Rejected.not_found("visitClientId", f"Visit {cmd.visit_client_id} not found")
+    if visit.check_out_client_id == cmd.client_id:  # our resend committed since the read above
+        return _replayed_check_out(visit, cmd, at, rep_id)
     if visit.check_out_client_id is not None:
-        raise Rejected.conflict(
-            "visitClientId",
-            f"visit {cmd.visit_client_id} was already checked out by another message; "
-            "the first check-out is kept",
-        )
+        raise _already_checked_out(cmd)
     if at < as_utc(visit.check_in_at):
         raise Rejected.bad_input("at", "check-out time is before the check-in time")
+    values: dict[str, object] = {
+        "check_out_client_id": cmd.client_id,
+        "check_out_at": at,
+        "check_out_lat": cmd.lat,
+        "check_out_lon": cmd.lon,
+        "check_out_notes": cmd.notes,
+    }
+    if cmd.outcome is not None:
+        values["outcome"] = cmd.outcome
     try:
         async with session.begin_nested():
-            visit.check_out_client_id = cmd.client_id
-            visit.check_out_at = at
-            visit.check_out_lat = cmd.lat
-            visit.check_out_lon = cmd.lon
-            visit.check_out_notes = cmd.notes
-            if cmd.outcome is not None:
-                visit.outcome = cmd.outcome
+            # Conditional: of concurrent check-outs of one visit only the first matches the row
+            # (PostgreSQL re-checks the condition after waiting for the first one's row lock;
+            # SQLite writers take turns), so "the first check-out is kept" holds under load.
+            claimed = await session.execute(
+                update(Visit)
+                .where(Visit.id == visit.id, Visit.check_out_client_id.is_(None))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
     except IntegrityError:
-        await session.refresh(visit)
+        # The same client id closed another visit between our read and our write.
         existing = await _visit_by(session, Visit.check_out_client_id == cmd.client_id)
         if existing is None:
             raise
         return _replayed_check_out(existing, cmd, at, rep_id)
+    await session.refresh(visit)
+    if int(getattr(claimed, "rowcount", 0)) != 1:
+        if visit.check_out_client_id == cmd.client_id:  # our own resend won the race
+            return _replayed_check_out(visit, cmd, at, rep_id)
+        raise _already_checked_out(cmd)
     return visit
+
+
+def _already_checked_out(cmd: CheckOut) -> Rejected:
+    return Rejected.conflict(
+        "visitClientId",
+        f"visit {cmd.visit_client_id} was already checked out by another message; "
+        "the first check-out is kept",
+    )
 
 
 def _replayed_check_out(existing: Visit, cmd: CheckOut, at: datetime, rep_id: int) -> Visit:

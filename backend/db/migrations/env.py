@@ -16,6 +16,12 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch migrations rebuild SQLite tables (copy, drop, rename); dropping a parent with
+        # foreign keys enforced would run its ON DELETE CASCADE on the children. The pragma only
+        # takes effect outside a transaction, hence before the migrations begin theirs.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -24,6 +30,13 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                msg = f"migrations left rows with dangling foreign keys: {broken[:5]}"
+                raise RuntimeError(msg)
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 async def _run_async(url: str) -> None:
