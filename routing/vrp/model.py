@@ -177,8 +177,9 @@ class SolveParams:
             ``"pyvrp"`` / ``"ortools"`` force one engine (``"pyvrp"`` still falls back when
             its plan fails verification, so a plan is never wrong).
         iterations: PyVRP iterations when work-limited (``solution_limit`` not ``None``);
-            ``None`` scales them with the number of candidate visits (see
-            :func:`routing.vrp.pyvrp_engine.default_iterations`).
+            ``None`` scales them with the number of candidate visits, and down in proportion
+            to a ``solution_limit`` below the default (see
+            :func:`routing.vrp.pyvrp_engine.scaled_iterations`).
     """
 
     time_limit_s: float = 10.0

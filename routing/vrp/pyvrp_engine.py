@@ -69,6 +69,20 @@ def default_iterations(n_visits: int) -> int:
     return int(min(4000, max(1000, 40 * n_visits)))
 
 
+def scaled_iterations(n_visits: int, solution_limit: int) -> int:
+    """:func:`default_iterations`, scaled down for a lighter effort than the default.
+
+    Callers ask for a quick plan with a smaller OR-Tools ``solution_limit`` (the day planner's
+    ``quick`` effort and the week planner's ordering between passes use 20 instead of 300);
+    PyVRP then gets the same share of its default iterations, at least 50.
+    """
+    full = default_iterations(n_visits)
+    default_limit = SolveParams().solution_limit or solution_limit
+    if solution_limit >= default_limit:
+        return full
+    return max(50, full * solution_limit // default_limit)
+
+
 @dataclass(frozen=True, slots=True)
 class _Client:
     """What one PyVRP client stands for: a window of a stop, or a break at a place."""
@@ -270,7 +284,9 @@ class PyvrpCore:
         remaining = max(0.01, deadline - time.monotonic())
         if self.params.solution_limit is None:
             return MaxRuntime(remaining)
-        iterations = self.params.iterations or default_iterations(len(self.ci.plan_stops))
+        iterations = self.params.iterations or scaled_iterations(
+            len(self.ci.plan_stops), self.params.solution_limit
+        )
         return MultipleCriteria([MaxIterations(iterations), MaxRuntime(remaining)])
 
     def solve(self, deadline: float) -> CoreResult | None:
@@ -369,5 +385,6 @@ __all__ = [
     "PyvrpCore",
     "default_iterations",
     "exact_for",
+    "scaled_iterations",
     "solve_pyvrp",
 ]

@@ -299,3 +299,20 @@ def test_rc208_shorter_than_the_ortools_engine_in_the_same_time() -> None:
     before = solve_solomon(inst, 2.0, engine="ortools")
     assert ours.violations == [] and before.violations == []
     assert ours.distance < before.distance
+
+
+def test_quick_effort_scales_pyvrp_iterations_down() -> None:
+    """A caller's quick effort (solution_limit=20) gets a twentieth-ish of the iterations.
+
+    The day planner's ``quick`` effort and the week planner's ordering passes ask for 20
+    solutions instead of 300; the plan still comes from PyVRP and passes every check.
+    """
+    from routing.vrp.pyvrp_engine import default_iterations, scaled_iterations
+
+    assert scaled_iterations(30, 300) == default_iterations(30) == 1200
+    assert scaled_iterations(30, 20) == 80
+    assert scaled_iterations(5, 1) == 50
+    problem = random_day(30, 4)
+    sol = solve(problem, SolveParams(time_limit_s=2.0, lns_iterations=0, solution_limit=20))
+    assert sol.engine == "pyvrp"
+    assert check_plan(problem, sol) == []
