@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from backend.api.limits import Bucket, MemoryBucket, RedisBucket
+from backend.api.limits import Bucket
 from backend.db.engine import make_engine, make_sessionmaker
 from backend.heap import settle_heap
 from backend.jobs.runner import JobRunner
 from backend.settings import Settings, bundled_region_path
 
 if TYPE_CHECKING:
+    from backend.auth.passwords import PasswordChecker
     from routing.network import RoadNetwork
 
 
@@ -69,16 +70,43 @@ class Runtime:
             self.extras["login_bucket"] = bucket
         return bucket  # type: ignore[no-any-return]
 
+    def bucket(self, prefix: str, capacity: float, per_second: float) -> Bucket:
+        """The leaky bucket named ``prefix``, made once per runtime (see :meth:`_bucket`)."""
+        name = f"bucket:{prefix}"
+        bucket = self.extras.get(name)
+        if bucket is None:
+            bucket = self._bucket(capacity, per_second, prefix)
+            self.extras[name] = bucket
+        return bucket  # type: ignore[no-any-return]
+
+    @property
+    def password_checker(self) -> PasswordChecker:
+        """argon2 on a bounded pool (``FIELDREP_PASSWORD_HASH_CONCURRENCY`` / ``_QUEUE``)."""
+        checker = self.extras.get("password_checker")
+        if checker is None:
+            from backend.auth.passwords import PasswordChecker
+
+            checker = PasswordChecker(
+                self.settings.password_hash_concurrency, self.settings.password_hash_queue
+            )
+            self.extras["password_checker"] = checker
+        return checker  # type: ignore[no-any-return]
+
     def _bucket(self, capacity: float, per_second: float, prefix: str) -> Bucket:
+        """In Redis when configured (limiting per process while it is down), else in memory."""
+        from backend.api.request_limits import FallbackRedisBucket, PrunedMemoryBucket
+
         if self.settings.redis_url:
             import redis.asyncio as aioredis
 
             client = self.extras.get("redis")
             if client is None:
-                client = aioredis.Redis.from_url(self.settings.redis_url, socket_timeout=2)
+                client = aioredis.Redis.from_url(
+                    self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+                )
                 self.extras["redis"] = client
-            return RedisBucket(client, capacity, per_second, prefix)
-        return MemoryBucket(capacity, per_second)
+            return FallbackRedisBucket(client, capacity, per_second, prefix)
+        return PrunedMemoryBucket(capacity, per_second)
 
     def today(self) -> dt.date:
         """Today in the deployment's time zone (effective dates are local dates)."""
@@ -115,4 +143,7 @@ class Runtime:
         client = self.extras.pop("redis", None)
         if client is not None:
             await client.aclose()
+        checker = self.extras.pop("password_checker", None)
+        if checker is not None:
+            checker.close()
         await self.engine.dispose()

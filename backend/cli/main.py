@@ -84,6 +84,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             workers=workers,
             timeout_worker_healthcheck=30,
             ws_per_message_deflate=False,
+            proxy_headers=False,  # X-Forwarded-For: FIELDREP_TRUSTED_PROXIES (client_address.py)
             **uvicorn_options(),
         )
     else:
@@ -95,6 +96,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             port=port,
             log_level="info",
             ws_per_message_deflate=False,
+            proxy_headers=False,  # X-Forwarded-For: FIELDREP_TRUSTED_PROXIES (client_address.py)
             **uvicorn_options(),
         )
 
