@@ -21,12 +21,24 @@ class TokenClaims:
     user_id: int
     role: str
     expires_at: datetime
+    token_version: int = 0
 
 
-def issue_token(user_id: int, role: str, secret: str, ttl: timedelta) -> str:
-    """Sign a token for ``user_id``; the role is a hint, the database decides."""
+def issue_token(user_id: int, role: str, secret: str, ttl: timedelta, *, version: int = 0) -> str:
+    """Sign a token for ``user_id``; the role is a hint, the database decides.
+
+    ``version`` is the user's ``token_version`` now (claim ``ver``): a password change or a
+    "log out everywhere" bumps it, and tokens carrying the old value are refused.
+    """
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + ttl, "typ": "access"}
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "iat": now,
+        "exp": now + ttl,
+        "typ": "access",
+        "ver": version,
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -44,8 +56,12 @@ def verify_token(token: str, secret: str) -> TokenClaims:
         user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:
         raise InvalidTokenError("malformed subject") from exc
+    version = claims.get("ver", 0)  # tokens signed before versions existed carry none: 0
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= 2**31:
+        raise InvalidTokenError("malformed token version")
     return TokenClaims(
         user_id=user_id,
         role=str(claims.get("role", "")),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        token_version=version,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.passwords import hash_password
+from backend.auth.refresh import end_all_sessions
 from backend.db.models import Rep, Role, Team, User
 
 
@@ -71,3 +72,14 @@ async def create_rep(
     session.add(rep)
     await session.flush()
     return rep
+
+
+async def change_password(
+    session: AsyncSession, user_id: int, new_password: str, now: datetime
+) -> None:
+    """Set a new password and end every session of the user (refresh tokens revoked, access
+    tokens voided through ``token_version``): whoever knew the old password is out at once."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(password_hash=hash_password(new_password))
+    )
+    await end_all_sessions(session, user_id, now)
