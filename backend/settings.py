@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
     graphql_max_page_size: int = 100
+    # Linear document limits (backend/api/document_limits.py, SECURITY.md "Limits").
+    graphql_max_introspection_depth: int = Field(default=6, ge=1)
+    graphql_max_cost: int = Field(default=5_000, ge=1)
+    # WebSocket subscriptions (backend/api/live_socket.py).
+    ws_max_message_bytes: int = Field(default=65_536, ge=1024)
+    ws_max_subscriptions: int = Field(default=10, ge=1)
+    ws_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
     cors_origins: list[str] = Field(default_factory=list)
     query_cost_per_minute: int = 20_000
     login_attempts_per_5min: int = 10
