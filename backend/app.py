@@ -22,9 +22,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from backend.api.auth_routes import RuntimeDep, get_runtime
 from backend.api.auth_routes import router as auth_router
+from backend.api.client_address import ClientAddressMiddleware
 from backend.api.context import Context
 from backend.api.limits import BodySizeLimit, database_unreachable
 from backend.api.live_socket import BoundedWebSocketAdapter, LiveSocketHandler, SocketLimits
+from backend.api.request_limits import AddressRequestLimit
 from backend.api.schema import build_schema
 from backend.api.security_headers import SecurityHeaders
 from backend.auth.tokens import InvalidTokenError, verify_token
@@ -139,6 +141,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Per-address request budget, on the address ClientAddressMiddleware resolved (added after,
+    # so it runs before): a refused request is answered before its body is read.
+    app.add_middleware(AddressRequestLimit, runtime=runtime)
+    app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(SecurityHeaders)  # outermost: the 413 answers get the headers too
     app.include_router(auth_router)
     graphql_app = AuthenticatedGraphQLRouter(

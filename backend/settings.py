@@ -6,6 +6,7 @@ in-process event bus, so ``fieldrep demo`` runs on a laptop with nothing else in
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,6 +15,12 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backend.auth.key_strength import (
+    HOW_TO_MAKE_A_VAPID_KEY,
+    HOW_TO_MAKE_ONE,
+    weak_key_reason,
+    weak_vapid_key_reason,
+)
 from notifications.push_endpoint import KNOWN_PUSH_SERVICES, EndpointPolicy
 
 DEV_SECRET = "fieldrep-development-secret-change-me"  # noqa: S105 - refused outside development
@@ -27,7 +34,10 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Every knob of a fieldrep deployment; see README 'Configuration' for the reasons."""
 
-    model_config = SettingsConfigDict(env_prefix="FIELDREP_", env_file=None, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the secret (or URL password) it had.
+    model_config = SettingsConfigDict(
+        env_prefix="FIELDREP_", env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -56,6 +66,14 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     query_cost_per_minute: int = 20_000
     login_attempts_per_5min: int = 10
+    # Per client address (SECURITY.md "Login and request limits"); 0 switches a limit off.
+    login_attempts_per_address_per_5min: int = Field(default=20, ge=0)
+    address_requests_per_minute: int = Field(default=1200, ge=0)
+    address_request_burst: int = Field(default=600, ge=1)
+    rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    password_hash_concurrency: int = Field(default=0, ge=0)  # 0: one per CPU core
+    password_hash_queue: int = Field(default=16, ge=0)
     max_body_bytes: int = 1_000_000
     run_relay_in_process: bool = True
     relay_poll_seconds: float = Field(default=0.5, gt=0, le=3600)
@@ -69,6 +87,26 @@ class Settings(BaseSettings):
     )
     push_allow_private_hosts: bool = False  # loopback push service in tests; never production
     push_max_devices_per_user: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("rate_limit_exempt", "trusted_proxies", mode="before")
+    @classmethod
+    def _address_list(cls, value: object) -> object:
+        """Comma-separated addresses or networks (``10.0.0.0/8, ::1``) or a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit_exempt", "trusted_proxies", mode="after")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @field_validator("push_allowed_hosts", mode="before")
     @classmethod
@@ -100,10 +138,26 @@ class Settings(BaseSettings):
         )
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            msg = "FIELDREP_SECRET_KEY must be set to a long random value in production"
+    def _refuse_weak_secrets(self) -> Settings:
+        """No empty key anywhere; in production no guessable one (SECURITY.md 'Secrets')."""
+        if not self.secret_key.strip():
+            msg = f"FIELDREP_SECRET_KEY is empty; make one with: {HOW_TO_MAKE_ONE}"
             raise ValueError(msg)
+        if self.environment != "production":
+            return self
+        reason = (
+            "is the development default"
+            if self.secret_key == DEV_SECRET
+            else weak_key_reason(self.secret_key)
+        )
+        if reason:
+            msg = f"FIELDREP_SECRET_KEY {reason}; make one with: {HOW_TO_MAKE_ONE}"
+            raise ValueError(msg)
+        if self.vapid_private_key is not None:
+            reason = weak_vapid_key_reason(self.vapid_private_key)
+            if reason:
+                msg = f"FIELDREP_VAPID_PRIVATE_KEY {reason}; {HOW_TO_MAKE_A_VAPID_KEY}"
+                raise ValueError(msg)
         return self
 
     @cached_property

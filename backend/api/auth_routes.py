@@ -8,7 +8,6 @@ refresh token; ``POST /auth/refresh`` trades a refresh token for a new pair (rot
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -18,7 +17,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.requests import HTTPConnection
 
-from backend.auth.passwords import verify_password
+from backend.api.request_limits import admit_login, login_succeeded
+from backend.auth.passwords import PasswordCheckerBusyError
 from backend.auth.refresh import (
     MAX_TOKEN_LENGTH,
     IssuedRefreshToken,
@@ -71,33 +71,34 @@ async def login(
 ) -> TokenResponse:
     """Exchange e-mail + password for a bearer token (same error, same cost, for unknown users).
 
-    Attempts are limited per client address and e-mail (leaky bucket), so passwords cannot be
-    guessed at speed; a refused attempt gets 429 with Retry-After.
+    Attempts are limited per client address and per address and e-mail (leaky buckets,
+    ``request_limits.py``), so passwords cannot be guessed at speed; a refused attempt gets 429
+    with Retry-After. argon2 runs on a bounded pool; when its line is full, 503 with
+    Retry-After.
     """
     client = connection.client.host if connection.client else "unknown"
-    allowed, _remaining, retry = await runtime.login_bucket.take(
-        f"{client}:{form.username.strip().lower()}", 1.0
-    )
-    if not allowed:
-        raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail={"code": "RATE_LIMITED", "message": "too many login attempts; wait and retry"},
-            headers={"Retry-After": str(max(1, round(retry)))},
-        )
+    await admit_login(runtime, client, form.username.strip().lower())
     async with runtime.sessionmaker() as session:
         user = await session.scalar(
             select(User).where(func.lower(User.email) == form.username.strip().lower())
         )
-    # argon2 takes ~100-250 ms of CPU: off the event loop, so other requests keep flowing.
-    ok = await asyncio.to_thread(
-        verify_password, form.password, user.password_hash if user else None
-    )
+    try:
+        ok = await runtime.password_checker.verify(
+            form.password, user.password_hash if user else None
+        )
+    except PasswordCheckerBusyError:
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail={"code": "UNAVAILABLE", "retryable": True, "message": "busy; retry shortly"},
+            headers={"Retry-After": "1"},
+        ) from None
     if user is None or not ok or not user.is_active:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail={"code": "UNAUTHENTICATED", "message": "wrong e-mail or password"},
             headers={"WWW-Authenticate": "Bearer"},
         )
+    await login_succeeded(runtime, client)
     now = datetime.now(UTC)
     async with runtime.sessionmaker() as session, session.begin():
         issued = await start_family(session, user_id=user.id, ttl=_refresh_ttl(runtime), now=now)
