@@ -284,57 +284,11 @@ def import_accounts_cmd(
     region's OpenStreetMap data, offline; a row whose address is not there is rejected with the
     reason.
     """
-    from backend.runtime import Runtime
-    from backend.services.account_import import ImportFileError, import_accounts
-    from backend.settings import bundled_region_path
-    from routing.network import RoutingError
-    from routing.network.addresses import lazy_address_index
+    from backend.cli.import_cmd import run_import
 
     settings = Settings()
     _migrate(settings)
-    if not csv_file.is_file():
-        console.print(f"[red]error:[/] {csv_file} does not exist")
-        raise typer.Exit(2)
-    geocoder = lazy_address_index(region or settings.region_path or bundled_region_path())
-
-    async def run() -> object:
-        runtime = Runtime.create(settings)
-        try:
-            async with runtime.sessionmaker() as session, session.begin():
-                with _spinner() as progress:
-                    task = progress.add_task("importing accounts", total=None)
-                    report = await import_accounts(
-                        session,
-                        csv_file,
-                        default_team=team,
-                        geocoder=geocoder,
-                        progress=lambda done, total: progress.update(
-                            task, completed=done, total=total
-                        ),
-                    )
-                if dry_run:
-                    await session.rollback()
-                return report
-        finally:
-            await runtime.close()
-
-    try:
-        report = asyncio.run(run())
-    except RoutingError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-    except ImportFileError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-    for error in report.errors[:200]:  # type: ignore[attr-defined]
-        console.print(f"[yellow]rejected[/] {error}")
-    console.print(
-        f"created {report.created}, updated {report.updated}, "  # type: ignore[attr-defined]
-        f"unchanged {report.unchanged}, rejected {len(report.errors)}"  # type: ignore[attr-defined]
-        + (" (dry run: nothing written)" if dry_run else "")
-    )
-    if report.errors:  # type: ignore[attr-defined]
-        raise typer.Exit(1)
+    run_import(console, settings, csv_file, team=team, dry_run=dry_run, region=region)
 
 
 @app.command("create-user")

@@ -4,24 +4,38 @@ Bad rows are reported with their line numbers and reasons and skipped; good rows
 one transaction (a crash leaves nothing partial behind) and upserted by external id, so importing
 the same file twice changes nothing. Column names are matched loosely (case, spaces, underscores
 and the usual CRM prefixes such as ``Billing``) so exports can be used as they come.
+
+What a row can never do (issue 13):
+    * reach the database with a value it would refuse: a NUL (PostgreSQL text cannot hold one)
+      or a value longer than its column is that row's rejection, so one bad row never aborts
+      the import with a driver traceback;
+    * touch another team's account. External ids are unique across all teams (the
+      ``uq_accounts_external_id`` constraint), so an id that another team's account already has
+      cannot become a second account here: the row is rejected with that reason. An account of
+      no team may be claimed by a team's import; a row without a team updates only accounts of
+      no team;
+    * hit the bind-parameter limit (32,767 on PostgreSQL): lookups, inserts and updates go in
+      chunks of :data:`CHUNK` rows, so 100,000 rows import on both stores.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import Account, Team
+from backend.services.import_encoding import NotTextError, decode_import_bytes
 
 # canonical field -> accepted header spellings (normalised: lower-case, no spaces/_/-)
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -46,6 +60,33 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 TIERS = ("A", "B", "C", "D")
 MAX_ERRORS_REPORTED = 1000
+CHUNK = 1000
+"""Rows per statement: 17 columns x 1000 rows stays far below PostgreSQL's 32,767 parameters."""
+MAX_LENGTH: dict[str, int] = {
+    "external_id": 100,
+    "name": 300,
+    "address": 500,
+    "segment": 100,
+    "opening_hours": 2000,
+    "team": 200,
+}
+"""Longest value per field: the column sizes in ``backend/db/models.py`` (``opening_hours`` is
+``Text``; 2000 characters is far beyond any week's hours)."""
+_COMPARED = (
+    "name",
+    "lat",
+    "lon",
+    "team_id",
+    "address",
+    "opening_hours",
+    "segment",
+    "tier",
+    "potential",
+    "visit_cadence_days",
+    "visit_duration_min",
+    "engagement",
+    "open_opportunities",
+)
 
 Geocoder = Callable[[str], tuple[float, float] | None]
 """Address -> ``(lat, lon)``; ``None`` or a ``LookupError`` with the reason when not found."""
@@ -74,6 +115,7 @@ class ImportReport:
     teams_created: int = 0
     errors: list[RowError] = field(default_factory=list)
     warnings: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def imported(self) -> int:
@@ -82,7 +124,7 @@ class ImportReport:
 
 
 class ImportFileError(Exception):
-    """The file as a whole cannot be read (not CSV, missing required columns)."""
+    """The file as a whole cannot be read (not text, not CSV, missing required columns)."""
 
 
 def _normalise(header: str) -> str:
@@ -168,15 +210,21 @@ def validate_row(
     def problem(field_name: str, reason: str) -> _RowProblemError:
         return _RowProblemError(RowError(line, field_name, reason))
 
+    for column, header in mapping.items():
+        if "\x00" in (raw.get(header) or ""):
+            raise problem(column, f"{column} contains a NUL character (binary data?)")
+    for column, limit in MAX_LENGTH.items():
+        if len(get(column)) > limit:
+            raise problem(column, f"{column} is longer than {limit} characters")
     external_id = get("external_id")
     if not external_id:
         raise problem("external_id", "external id is empty")
-    if len(external_id) > 100:
-        raise problem("external_id", "external id is longer than 100 characters")
     name = get("name")
     if not name:
         raise problem("name", "name is empty")
     address = _address(get)
+    if address is not None and len(address) > MAX_LENGTH["address"]:
+        raise problem("address", f"address is longer than {MAX_LENGTH['address']} characters")
     lat_raw, lon_raw = get("lat"), get("lon")
     if lat_raw or lon_raw:
         try:
@@ -259,8 +307,7 @@ def read_rows(
     rows: list[AccountRow] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
-    for raw in reader:
-        line = reader.line_num
+    for line, raw in _records(reader, errors):
         if None in raw:
             errors.append(RowError(line, None, "more values than header columns"))
             continue
@@ -285,6 +332,72 @@ def read_rows(
     return rows, errors
 
 
+def _records(
+    reader: csv.DictReader[str], errors: list[RowError]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The reader's rows with their line numbers; a row the csv module cannot parse (a field
+    over its size limit, after an unclosed quote) is a rejection on its line, not a crash."""
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # DictReader updates its own line_num only after a good row; its reader's is current.
+            errors.append(RowError(reader.reader.line_num, None, f"unreadable CSV: {exc}"))
+            continue
+        yield reader.line_num, raw
+
+
+def read_import_file(path: Path) -> tuple[str, str | None]:
+    """The file's text and a note when its encoding was guessed (see ``import_encoding``).
+
+    Raises:
+        ImportFileError: The file is binary or undecodable.
+    """
+    try:
+        decoded = decode_import_bytes(path.read_bytes())
+    except NotTextError as exc:
+        raise ImportFileError(f"{path.name}: {exc}") from None
+    return decoded.text, decoded.note
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def _existing(
+    session: AsyncSession, external_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Stored accounts by external id, read in chunks (never one IN list of 100,000 ids)."""
+    columns = [Account.id, Account.external_id, *(getattr(Account, c) for c in _COMPARED)]
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(external_ids):
+        result = await session.execute(select(*columns).where(Account.external_id.in_(chunk)))
+        for row in result.mappings():
+            found[row["external_id"]] = dict(row)
+    return found
+
+
+def _other_team_reason(row: AccountRow, account_team: int, team_id: int | None) -> str | None:
+    """Why ``row`` may not update a stored account of ``account_team``, or ``None``."""
+    if team_id == account_team:
+        return None
+    if team_id is None:
+        return (
+            f"external id {row.external_id!r} is an account of a team; name the team "
+            "(--team or a team column) to update it"
+        )
+    return (
+        f"external id {row.external_id!r} belongs to another team's account; external ids are "
+        "unique across teams, so this row was not imported (give it an id of its own)"
+    )
+
+
 async def import_accounts(
     session: AsyncSession,
     source: Path | str,
@@ -296,49 +409,71 @@ async def import_accounts(
     """Validate ``source`` and upsert its good rows in the caller's transaction.
 
     The caller commits (or rolls back on any exception), which is what makes the import atomic.
+    A ``Path`` is read in whatever encoding it has (``import_encoding``); a ``str`` is the text.
+
+    Raises:
+        ImportFileError: The file as a whole cannot be read.
     """
+    note: str | None = None
     if isinstance(source, Path):
-        text = await asyncio.to_thread(source.read_text, encoding="utf-8-sig")
+        text, note = await asyncio.to_thread(read_import_file, source)
     else:
         text = source
     rows, errors = read_rows(text, geocoder)
     report = ImportReport(errors=errors)
+    if note:
+        report.notes.append(note)
     teams = {t.name: t for t in (await session.execute(select(Team))).scalars()}
-    existing = {
-        a.external_id: a
-        for a in (
-            await session.execute(
-                select(Account).where(Account.external_id.in_([r.external_id for r in rows]))
-            )
-        ).scalars()
-    }
-    for index, row in enumerate(rows, start=1):
+    existing = await _existing(session, [r.external_id for r in rows])
+
+    accepted: list[AccountRow] = []
+    for row in rows:
         team_name = row.team or default_team
-        team = None
-        if team_name:
-            team = teams.get(team_name)
-            if team is None:
-                team = Team(name=team_name)
-                session.add(team)
-                await session.flush()
-                teams[team_name] = team
-                report.teams_created += 1
+        known = teams.get(team_name) if team_name else None
+        stored = existing.get(row.external_id)
+        if stored is not None and stored["team_id"] is not None:
+            team_id = known.id if known is not None else (None if team_name is None else -1)
+            reason = _other_team_reason(row, stored["team_id"], team_id)
+            if reason:
+                report.errors.append(RowError(row.line, "external_id", reason))
+                continue
+        accepted.append(row)
+
+    for new_name in dict.fromkeys(r.team or default_team for r in accepted):
+        if new_name and new_name not in teams:
+            team = Team(name=new_name)
+            session.add(team)
+            teams[new_name] = team
+            report.teams_created += 1
+    await session.flush()
+
+    now = dt.datetime.now(dt.UTC)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row in accepted:
+        team_name = row.team or default_team
         fields = dict(row.values)
         fields.update(name=row.name, lat=row.lat, lon=row.lon)
-        if team is not None:
-            fields["team_id"] = team.id
-        account = existing.get(row.external_id)
-        if account is None:
-            session.add(Account(external_id=row.external_id, location=(row.lat, row.lon), **fields))
-            report.created += 1
-        elif any(getattr(account, k) != v for k, v in fields.items()):
-            for key, value in fields.items():
-                setattr(account, key, value)
-            account.location = (row.lat, row.lon)
-            report.updated += 1
+        if team_name:
+            fields["team_id"] = teams[team_name].id
+        stored = existing.get(row.external_id)
+        if stored is None:
+            inserts.append(
+                {"external_id": row.external_id, "location": (row.lat, row.lon), **fields}
+            )
+        elif any(stored[k] != v for k, v in fields.items()):
+            updates.append(
+                {"id": stored["id"], "location": (row.lat, row.lon), "updated_at": now, **fields}
+            )
         else:
             report.unchanged += 1
-        if progress is not None and (index % 200 == 0 or index == len(rows)):
-            progress(index, len(rows))
-    await session.flush()
+    total, done = len(inserts) + len(updates), 0
+    for statement, batch in ((insert(Account), inserts), (update(Account), updates)):
+        for chunk in _chunks(batch):
+            await session.execute(statement, list(chunk))
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    report.created, report.updated = len(inserts), len(updates)
+    report.errors.sort(key=lambda e: e.line)
     return report
