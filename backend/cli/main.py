@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from backend.cli import bench_cmd, report_cmd, routing_cmd, territories_cmd
+from backend.cli import bench_cmd, plan_cmd, report_cmd, routing_cmd, territories_cmd
 from backend.settings import Settings
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(
     territories_cmd.app, name="territories", help="Territory design and realignment from CSV files."
 )
 app.add_typer(report_cmd.app, name="report", help="CSV reports: coverage and windshield time.")
+app.add_typer(plan_cmd.app, name="plan", help="Multi-day visit planning from CSV files.")
 schema_app = typer.Typer(
     no_args_is_help=True, help="The GraphQL contract (graphql/schema.graphql)."
 )
