@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import select
 
 from backend.settings import Settings
@@ -83,14 +84,14 @@ def _run(
 
     lines = asyncio.run(build())
     if lines is None:
-        _err.print(f"[red]error:[/] team {team!r} not found")
+        _err.print(f"[red]error:[/] team {escape(repr(team))} not found")  # data, not markup
         raise typer.Exit(EXIT_BAD_INPUT)
     if out is None:
         write_csv(sys.stdout, lines)
         return
     with out.open("w", newline="", encoding="utf-8") as handle:
         write_csv(handle, lines)
-    _err.print(f"wrote {len(lines) - 1} rows to {out}")
+    _err.print(f"wrote {len(lines) - 1} rows to {escape(str(out))}")
 
 
 @app.command()

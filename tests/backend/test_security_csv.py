@@ -165,3 +165,11 @@ def test_report_written_to_a_file_is_neutralised_too(hostile: World, tmp_path: P
     assert result.exit_code == 0, result.output
     names = [r["name"] for r in csv.DictReader(out.open(encoding="utf-8", newline=""))]
     assert names and all(n.startswith("'") for n in names), names
+
+
+def test_a_team_name_with_markup_is_printed_as_text(hostile: World) -> None:
+    """``[/]`` in the team asked for crashed rich ("closing tag '[/]' has nothing to close")."""
+    result = CliRunner().invoke(app, ["windshield", "--team", "[/]x", "--from", FROM, "--to", TO])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "'[/]x' not found" in result.output
