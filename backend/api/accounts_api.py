@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from backend.api.context import Context
 from backend.api.errors import bad_input
+from backend.api.inputs import MAX_SHORT_TEXT, check_text
 from backend.api.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.api.types import Account, PageInfo, account_fields
 from backend.auth import policy
@@ -117,6 +118,8 @@ def _filters(raw: AccountFilterInput | None) -> AccountFilter:
                 f"radiusM must be > 0 and <= {MAX_NEAR_RADIUS_M:g} metres, got {radius!r}",
             )
         near = Near(raw.near.lat, raw.near.lon, radius)
+    check_text(raw.tier, "filter.tier", MAX_SHORT_TEXT)
+    check_text(raw.segment, "filter.segment", MAX_SHORT_TEXT)
     return AccountFilter(due=raw.due, tier=raw.tier, segment=raw.segment, near=near)
 
 

@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from backend.api.context import Context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found
+from backend.api.inputs import check_plan_date, parse_ids
 from backend.api.queries import parse_id
 from backend.api.types import GeoPoint
 from backend.auth import policy
@@ -215,7 +216,7 @@ async def _target_rep(ctx: Context, viewer: Viewer, rep_id: strawberry.ID | None
         select(models.Rep.id).where(models.Rep.id == wanted, policy.reps_visible_to(viewer))
     )
     if found is None:
-        raise not_found("Rep", rep_id)
+        raise not_found("Rep", rep_id, "repId")
     return wanted
 
 
@@ -237,7 +238,7 @@ def _options(options: PlanOptionsInput | None) -> PlanOptions:
         raise bad_input("options.lunchMinutes", "lunchMinutes must be between 0 and 180")
     return PlanOptions(
         max_candidates=options.max_candidates,
-        must_visit=tuple(parse_id(i, "options.mustVisit") for i in options.must_visit),
+        must_visit=parse_ids(options.must_visit, "options.mustVisit"),
         lunch_minutes=options.lunch_minutes,
         shift_start=_time(options.shift_start, "options.shiftStart"),
         shift_end=_time(options.shift_end, "options.shiftEnd"),
@@ -288,6 +289,7 @@ class DayPlanQuery:
             return _plan_view(ctx, stored)
         record = await stored_plan(ctx.session, rep, date)
         if record is None:
+            check_plan_date(date, ctx.runtime.today())  # reading a stored plan is always fine
             try:
                 record = await plan_day(
                     ctx.session,
@@ -322,6 +324,7 @@ class DayPlanMutation:
         ctx = info.context
         viewer = ctx.require_viewer()
         rep = await _target_rep(ctx, viewer, rep_id)
+        check_plan_date(date, ctx.runtime.today())
         try:
             record = await plan_day(
                 ctx.session,
@@ -330,6 +333,7 @@ class DayPlanMutation:
                 date,
                 _options(options),
                 max_snap_m=ctx.runtime.settings.max_snap_distance_m,
+                visible=policy.accounts_visible_to(viewer),
             )
         except DayPlanError as exc:
             raise _as_api_error(exc) from exc
@@ -359,6 +363,7 @@ class DayPlanMutation:
             raise bad_input("at", "'at' needs a time zone offset, e.g. 2026-11-24T10:30:00+01:00")
         changes = changes or PlanChangesInput()
         plan_date = date or at.date()
+        check_plan_date(plan_date, ctx.runtime.today(), "date" if date is not None else "at")
         try:
             record = await replan_day(
                 ctx.session,
@@ -368,11 +373,12 @@ class DayPlanMutation:
                 Position(position.lat, position.lon),
                 at,
                 PlanChanges(
-                    cancelled=tuple(parse_id(i, "changes.cancelled") for i in changes.cancelled),
-                    added=tuple(parse_id(i, "changes.added") for i in changes.added),
-                    done=tuple(parse_id(i, "changes.done") for i in changes.done),
+                    cancelled=parse_ids(changes.cancelled, "changes.cancelled"),
+                    added=parse_ids(changes.added, "changes.added"),
+                    done=parse_ids(changes.done, "changes.done"),
                 ),
                 max_snap_m=ctx.runtime.settings.max_snap_distance_m,
+                visible=policy.accounts_visible_to(viewer),
             )
         except DayPlanError as exc:
             raise _as_api_error(exc) from exc

@@ -32,9 +32,9 @@ def api_error(
     return GraphQLError(message, extensions=extensions)
 
 
-def not_found(kind: str, object_id: object) -> GraphQLError:
+def not_found(kind: str, object_id: object, field: str = "id") -> GraphQLError:
     """The answer for both 'does not exist' and 'not yours': the two must look the same."""
-    return api_error(ErrorCode.NOT_FOUND, f"{kind} {object_id} not found", field="id")
+    return api_error(ErrorCode.NOT_FOUND, f"{kind} {object_id} not found", field=field)
 
 
 def bad_input(field: str, message: str, **details: Any) -> GraphQLError:

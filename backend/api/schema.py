@@ -20,6 +20,7 @@ from backend.api.accounts_api import AccountsQuery
 from backend.api.analytics_api import AnalyticsQuery
 from backend.api.dayplan_api import DayPlanMutation, DayPlanQuery
 from backend.api.document_limits import DocumentLimits
+from backend.api.input_guard import InputGuard
 from backend.api.limits import (
     ErrorCodes,
     load_trusted_documents,
@@ -89,6 +90,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query_limits(limits),
     ]
     extensions.append(ErrorCodes)
+    extensions.append(InputGuard)
     if settings.is_production:
         trusted = load_trusted_documents(OPERATIONS_DIR)
         extensions.append(trusted_documents_only(trusted))

@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from backend.api.context import Context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found
+from backend.api.inputs import MAX_NAME, MAX_NOTE, check_text
 from backend.api.queries import parse_id
 from backend.api.types import Alignment, Territory
 from backend.auth import policy
@@ -25,6 +26,9 @@ from backend.services.territories import (
     propose_alignment,
     reassign_accounts,
 )
+
+MAX_MOVES = 2000
+"""Hand edits per call: more than a team's book is a script gone wrong."""
 
 
 @strawberry.type(description="Long work (e.g. a territory proposal) and how far it is.")
@@ -226,6 +230,7 @@ class TerritoriesMutation:
         _require_manager(viewer, team_id)
         if params.mode not in ("design", "realign"):
             raise bad_input("params.mode", "mode must be 'design' or 'realign'")
+        check_text(params.name, "params.name", MAX_NAME)
         proposal = ProposalParams(
             mode=params.mode,  # type: ignore[arg-type]
             name=params.name,
@@ -290,6 +295,11 @@ class TerritoriesMutation:
         _require_manager(viewer, alignment.team_id)
         if not moves:
             raise bad_input("moves", "give at least one move")
+        if len(moves) > MAX_MOVES:
+            raise bad_input("moves", f"at most {MAX_MOVES} moves per call, got {len(moves)}")
+        check_text(note, "note", MAX_NOTE)
+        if not 0 < tolerance <= 1:
+            raise bad_input("tolerance", "tolerance must be a share in (0, 1]")
         pairs = [
             (
                 parse_id(m.account_id, f"moves[{i}].accountId"),

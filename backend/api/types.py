@@ -12,6 +12,7 @@ from typing import Any
 
 import strawberry
 
+from backend.auth import policy
 from backend.db import models
 
 
@@ -161,12 +162,20 @@ class Alignment:
     state: AlignmentState
     effective_date: dt.date | None
     created_at: dt.datetime | None
-    kpis: strawberry.scalars.JSON | None
+    stored_kpis: strawberry.Private[dict[str, Any] | None]
+
+    @strawberry.field
+    def kpis(self, info: strawberry.Info) -> strawberry.scalars.JSON | None:
+        """The KPIs the viewer may read: all for managers, a rep's own territory for reps."""
+        viewer = getattr(info.context, "viewer", None)
+        if viewer is None:
+            return None
+        shown: Any = policy.alignment_kpis_visible_to(viewer, self.stored_kpis)
+        return shown  # type: ignore[no-any-return]
 
     @classmethod
     def from_row(cls, alignment: models.Alignment) -> Alignment:
         """View of an alignment row."""
-        kpis: Any = alignment.kpis
         return cls(
             id=strawberry.ID(str(alignment.id)),
             team_id=strawberry.ID(str(alignment.team_id)),
@@ -174,7 +183,7 @@ class Alignment:
             state=AlignmentState(alignment.state.value),
             effective_date=alignment.effective_date,
             created_at=alignment.created_at,
-            kpis=kpis,
+            stored_kpis=dict(alignment.kpis) if alignment.kpis is not None else None,
         )
 
 

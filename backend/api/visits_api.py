@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
+from sqlalchemy import select
 from strawberry.types import Info
 
 from backend.api.context import Context
@@ -36,6 +37,50 @@ _CODES = {
 def to_graphql_error(exc: Rejected) -> GraphQLError:
     """The typed GraphQL error for a domain refusal."""
     return api_error(_CODES[exc.kind], exc.message, field=exc.field, **exc.details)
+
+
+CHECK_IN_MAX_AGE = dt.timedelta(days=30)
+"""How old a check-in or check-out may be when it reaches the server: a phone's offline queue
+holds days, not years (a year-1 check-in is a broken clock or a probe)."""
+MAX_VISIT = dt.timedelta(hours=24)
+"""The longest visit: a check-out more than a day after its check-in is a mistake."""
+
+
+def check_recent(at: dt.datetime, now: dt.datetime, field: str = "at") -> None:
+    """``at`` is not older than :data:`CHECK_IN_MAX_AGE` (the future is the service's rule)."""
+    if at.tzinfo is None:
+        return  # the service refuses naive times with its own message
+    try:
+        too_old = as_utc(at) < now - CHECK_IN_MAX_AGE
+    except OverflowError:
+        too_old = True
+    if too_old:
+        raise api_error(
+            ErrorCode.BAD_USER_INPUT,
+            f"{field} is more than {CHECK_IN_MAX_AGE.days} days in the past; "
+            "such an old visit cannot be recorded from the phone",
+            field=field,
+        )
+
+
+async def check_visit_length(
+    ctx: Context, rep_id: int, visit_client_id: str, at: dt.datetime
+) -> None:
+    """A check-out at most :data:`MAX_VISIT` after the check-in it closes."""
+    if at.tzinfo is None:
+        return
+    check_in_at = await ctx.session.scalar(
+        select(models.Visit.check_in_at).where(
+            models.Visit.client_id == visit_client_id, models.Visit.rep_id == rep_id
+        )
+    )
+    if check_in_at is not None and as_utc(at) - as_utc(check_in_at) > MAX_VISIT:
+        raise api_error(
+            ErrorCode.BAD_USER_INPUT,
+            f"a visit lasts at most {int(MAX_VISIT.total_seconds() // 3600)} hours; "
+            "check the check-out time",
+            field="at",
+        )
 
 
 def require_rep(viewer: Viewer) -> int:
@@ -147,6 +192,7 @@ class VisitsMutation:
         ctx = info.context
         viewer = ctx.require_viewer()
         rep_id = require_rep(viewer)
+        check_recent(input.at, utc_now())
         position = input.position
         cmd = visit_service.CheckIn(
             client_id=input.client_id,
@@ -176,6 +222,8 @@ class VisitsMutation:
         ctx = info.context
         viewer = ctx.require_viewer()
         rep_id = require_rep(viewer)
+        check_recent(input.at, utc_now())
+        await check_visit_length(ctx, rep_id, input.visit_client_id, input.at)
         cmd = visit_service.CheckOut(
             client_id=input.client_id,
             visit_client_id=input.visit_client_id,

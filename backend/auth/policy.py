@@ -7,6 +7,8 @@ they answer exactly like ids that do not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, false, select, true
 
 from backend.auth.viewer import Viewer
@@ -83,6 +85,25 @@ def alignments_visible_to(viewer: Viewer) -> ColumnElement[bool]:
         Alignment.team_id == viewer.team_id,
         Alignment.state.in_([AlignmentState.ACTIVE, AlignmentState.SCHEDULED]),
     )
+
+
+def alignment_kpis_visible_to(viewer: Viewer, kpis: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An alignment's KPIs as ``viewer`` may read them.
+
+    Managers and admins (who reach only their teams' alignments) get everything. A rep gets only
+    the row of their own territory: the team-wide figures and the other rows are colleagues'
+    potential and workload.
+    """
+    if kpis is None or viewer.is_admin or viewer.is_manager:
+        return kpis
+    rows = kpis.get("territories")
+    own = str(viewer.rep_id) if viewer.rep_id is not None else None
+    mine = (
+        [r for r in rows if isinstance(r, dict) and str(r.get("rep_id")) == own]
+        if (isinstance(rows, list) and own is not None)
+        else []
+    )
+    return {"territories": mine}
 
 
 def can_manage_team(viewer: Viewer, team_id: int) -> bool:

@@ -52,16 +52,30 @@ def verify_token(token: str, secret: str) -> TokenClaims:
         raise InvalidTokenError(str(exc)) from exc
     if claims.get("typ") != "access":
         raise InvalidTokenError("not an access token")
-    try:
-        user_id = int(claims["sub"])
-    except (TypeError, ValueError) as exc:
-        raise InvalidTokenError("malformed subject") from exc
+    user_id = _subject(claims["sub"])
+    try:  # a signed but absurd expiry (year 10^20) must not crash the request
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        raise InvalidTokenError("malformed expiry") from exc
     version = claims.get("ver", 0)  # tokens signed before versions existed carry none: 0
     if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= 2**31:
         raise InvalidTokenError("malformed token version")
     return TokenClaims(
         user_id=user_id,
         role=str(claims.get("role", "")),
-        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        expires_at=expires_at,
         token_version=version,
     )
+
+
+MAX_USER_ID = 2**31 - 1  # INTEGER primary keys on both stores
+
+
+def _subject(sub: object) -> int:
+    """The user id in ``sub``: decimal digits only, within the id column's range."""
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 10:
+        raise InvalidTokenError("malformed subject")
+    user_id = int(sub)
+    if not 0 < user_id <= MAX_USER_ID:
+        raise InvalidTokenError("malformed subject")
+    return user_id

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import ColumnElement, Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policy import active_territory_account_ids
@@ -144,9 +144,47 @@ def _clock(day: dt.date, seconds: int, tz: ZoneInfo) -> str:
     return (midnight + dt.timedelta(seconds=int(seconds))).isoformat()
 
 
+def _ids_text(ids: Sequence[int], shown: int = 5) -> str:
+    """The first few ids of a list for a message ('12, 13, 14, 15, 16 and 27 more')."""
+    head = ", ".join(str(i) for i in ids[:shown])
+    rest = len(ids) - shown
+    return f"{head} and {rest} more" if rest > 0 else head
+
+
+async def require_visible(
+    session: AsyncSession,
+    visible: ColumnElement[bool] | None,
+    **ids_by_field: Sequence[int],
+) -> None:
+    """Every id the caller passed must be an account the caller may read.
+
+    ``visible`` is the caller's clause from :func:`backend.auth.policy.accounts_visible_to`;
+    None means a trusted caller (CLI, jobs, tests) and checks nothing. An id outside the
+    caller's reach answers exactly like an id that does not exist: NOT_FOUND on its field.
+    """
+    if visible is None:
+        return
+    wanted = {i for ids in ids_by_field.values() for i in ids}
+    if not wanted:
+        return
+    found = set(await session.scalars(select(Account.id).where(Account.id.in_(wanted), visible)))
+    for field_name, ids in ids_by_field.items():
+        missing = sorted({i for i in ids if i not in found})
+        if missing:
+            raise DayPlanError(
+                f"accounts not found: {_ids_text(missing)}", field=field_name, code="NOT_FOUND"
+            )
+
+
 async def _load_inputs(
     session: AsyncSession, rep_id: int, now: dt.datetime, extra_ids: Sequence[int] = ()
 ) -> _Inputs:
+    """The rep's territory accounts plus ``extra_ids`` of the rep's team.
+
+    ``extra_ids`` must already be authorized for the caller (:func:`require_visible`) or come
+    from the stored plan (must-visits its planner was allowed to add); the team filter here is
+    the last fence, not the permission check.
+    """
     rep = await session.get(Rep, rep_id)
     if rep is None:
         raise DayPlanError(f"rep {rep_id} not found", field="repId", code="NOT_FOUND")
@@ -198,7 +236,7 @@ def _rank(inputs: _Inputs, options: PlanOptions) -> tuple[list[Account], list[di
     unknown = [i for i in options.must_visit if i not in by_id]
     if unknown:
         raise DayPlanError(
-            f"must-visit accounts {unknown} are not in this rep's territory",
+            f"must-visit accounts not in this rep's territory: {_ids_text(unknown)}",
             field="options.mustVisit",
             code="BAD_USER_INPUT",
         )
@@ -571,18 +609,27 @@ async def plan_day(
     now: dt.datetime | None = None,
     max_snap_m: float = 500.0,
     keep_existing: bool = False,
+    visible: ColumnElement[bool] | None = None,
 ) -> DayPlanRecord:
     """Plan ``day`` for ``rep_id`` from scratch and store it as a new version.
 
-    With ``keep_existing`` a plan stored meanwhile (by a concurrent request) wins.
+    With ``keep_existing`` a plan stored meanwhile (by a concurrent request) wins. ``visible``
+    is the caller's account clause: must-visit and excluded ids outside it are NOT_FOUND. A
+    must-visit the caller may see but that lies outside the rep's territory (a manager adding
+    an account of the team) joins the candidates.
     """
     options = options or PlanOptions()
     if not 1 <= options.max_candidates <= 100:
         raise DayPlanError(
             "maxCandidates must be 1..100", field="options.maxCandidates", code="BAD_USER_INPUT"
         )
+    await require_visible(
+        session,
+        visible,
+        **{"options.mustVisit": options.must_visit, "options.exclude": options.exclude},
+    )
     now = now or dt.datetime.now(dt.UTC)
-    inputs = await _load_inputs(session, rep_id, now)
+    inputs = await _load_inputs(session, rep_id, now, extra_ids=options.must_visit)
     candidates, left = _rank(inputs, options)
     solution, snaps, placed, unreachable, meta = await asyncio.to_thread(
         _solve_infeasible_as_error,
@@ -627,8 +674,22 @@ async def replan_day(
     changes: PlanChanges,
     *,
     max_snap_m: float = 500.0,
+    visible: ColumnElement[bool] | None = None,
 ) -> DayPlanRecord:
-    """Re-plan the rest of the day from ``position`` at ``at``; finished visits stay fixed."""
+    """Re-plan the rest of the day from ``position`` at ``at``; finished visits stay fixed.
+
+    ``visible`` is the caller's account clause: every id in ``changes`` outside it is
+    NOT_FOUND on its field, before anything is planned or stored.
+    """
+    await require_visible(
+        session,
+        visible,
+        **{
+            "changes.added": changes.added,
+            "changes.cancelled": changes.cancelled,
+            "changes.done": changes.done,
+        },
+    )
     record = await stored_plan(session, rep_id, day)
     if record is None:
         record = await plan_day(session, net, rep_id, day, now=at, max_snap_m=max_snap_m)
@@ -647,14 +708,15 @@ async def replan_day(
     exclude = tuple(sorted(set(options.exclude) | set(changes.cancelled)))
     must = tuple(i for i in options.must_visit if i not in visited and i not in exclude)
     options = PlanOptions(**{**_options_kwargs(options), "exclude": exclude, "must_visit": must})
-    inputs = await _load_inputs(session, rep_id, at, extra_ids=changes.added)
+    # Stored must-visits were authorized when the plan was made (a manager may add any account
+    # of the team); the added ones were checked against the caller above.
+    extras = tuple(dict.fromkeys((*changes.added, *must)))
+    inputs = await _load_inputs(session, rep_id, at, extra_ids=extras)
     known = {a.id for a in inputs.accounts}
     missing = [i for i in changes.added if i not in known]
     if missing:
         raise DayPlanError(
-            f"accounts {missing} are not visible to this rep",
-            field="changes.added",
-            code="NOT_FOUND",
+            f"accounts not found: {_ids_text(missing)}", field="changes.added", code="NOT_FOUND"
         )
     keep = [i for i in plan.get("candidates", planned_ids) if i not in visited and i not in exclude]
     keep_set = set(keep) | set(changes.added)

@@ -270,7 +270,7 @@ async def test_graphql_my_day_and_manager_access(api: Api, runtime: Runtime) -> 
     assert boss["data"]["myDay"]["stops"] == mine["data"]["myDay"]["stops"]  # type: ignore[index]
     await api.login("stranger@p.test", PASSWORD)
     stranger = await api.gql(query, d=MONDAY.isoformat(), r=str(world["rep"]))
-    assert stranger["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "id"}  # type: ignore[index]
+    assert stranger["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "repId"}  # type: ignore[index]
 
 
 async def test_graphql_replan_rejects_bad_input(api: Api, runtime: Runtime) -> None:
