@@ -10,8 +10,6 @@ what a rep does "while in the area", and it lowers next week's load.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
 from routing.week.due import next_window
@@ -76,16 +74,6 @@ def fill(state: State) -> int:
         state.place(v, fit[1])
         added += 1
     return added
-
-
-def optional_on(state: State, v: int) -> bool:
-    """Is ``v`` a pulled-forward visit (no reason needed when it does not happen)?"""
-    return state.visits[v].optional
-
-
-def due_date(state: State, v: int) -> dt.date:
-    """The visit's due date."""
-    return dt.date.fromordinal(state.visits[v].due_date_ordinal)
 
 
 __all__ = ["candidates", "fill"]
