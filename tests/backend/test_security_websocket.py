@@ -43,14 +43,18 @@ def _seed(settings: Settings) -> World:
     return asyncio.run(run())
 
 
-def _deactivate(settings: Settings, user_id: int) -> None:
+def _revoke(settings: Settings, user_id: int, how: str) -> None:
+    """Deactivate the user, or bump their token version (what "log out everywhere" and a
+    password change do)."""
+    change: dict[str, Any] = (
+        {"is_active": False} if how == "deactivated" else {"token_version": User.token_version + 1}
+    )
+
     async def run() -> None:
         runtime = Runtime.create(settings)
         try:
             async with runtime.sessionmaker() as session, session.begin():
-                await session.execute(
-                    update(User).where(User.id == user_id).values(is_active=False)
-                )
+                await session.execute(update(User).where(User.id == user_id).values(**change))
         finally:
             await runtime.close()
 
@@ -106,8 +110,10 @@ def test_socket_closes_when_the_token_expires(settings: Settings) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_socket_closes_when_the_user_is_deactivated(settings: Settings) -> None:
-    """Deactivated mid-subscription: the next re-check closes the socket with 4403."""
+@pytest.mark.parametrize("how", ["deactivated", "logged out everywhere"])
+def test_socket_closes_when_the_user_loses_access(settings: Settings, how: str) -> None:
+    """Deactivated (or every token revoked) mid-subscription: the next re-check closes the
+    socket with 4403."""
     quick = settings.model_copy(update={"ws_recheck_seconds": 0.2})
     world = _seed(quick)
     with (
@@ -117,7 +123,7 @@ def test_socket_closes_when_the_user_is_deactivated(settings: Settings) -> None:
         _connect(ws, _login(client, "repa1@x.test", world.password))
         _subscribe(ws, "1")
         _alive(ws)
-        _deactivate(quick, world.users["a1"])
+        _revoke(quick, world.users["a1"], how)
         assert _close_code(ws) == 4403
 
 
