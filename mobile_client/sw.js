@@ -14,7 +14,8 @@
  *   notifications/push_payload.py); clicking it focuses the open app on the notice's screen,
  *   or opens the app there.
  */
-const VERSION = "fieldrep-v2";
+// v3: index.html without inline script (CSP), the sync screen.
+const VERSION = "fieldrep-v3";
 const SHELL_CACHE = `${VERSION}-shell`;
 const DOCS_CACHE = "fieldrep-operations";
 const DATA_CACHE = "fieldrep-data";
@@ -41,6 +42,8 @@ const SHELL_FILES = [
   "js/push.js",
   "js/router.js",
   "js/settings.js",
+  "js/snapshot.js",
+  "js/outbox_view.js",
   "js/ui.js",
   "js/screens/account.js",
   "js/screens/accounts.js",
@@ -49,6 +52,7 @@ const SHELL_FILES = [
   "js/screens/login.js",
   "js/screens/manager.js",
   "js/screens/settings.js",
+  "js/screens/sync.js",
   "vendor/leaflet/leaflet.js",
   "vendor/leaflet/leaflet.css",
 ];

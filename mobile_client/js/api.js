@@ -16,11 +16,22 @@ export class NotAvailable extends Error {
 }
 export class OfflineError extends Error {}
 export class ApiError extends Error {
-  constructor(message, code, field) {
+  /**
+   * `status` is the HTTP status; `retryAfter` (seconds) comes from a RATE_LIMITED answer's
+   * extensions or a Retry-After header: the outbox waits at least that long.
+   */
+  constructor(message, code, field, { status = 200, retryAfter = null } = {}) {
     super(message);
     this.code = code;
     this.field = field;
+    this.status = status;
+    this.retryAfter = retryAfter;
   }
+}
+
+function retryAfterOf(response, extensions) {
+  const value = Number(extensions?.retryAfter ?? response.headers.get("Retry-After"));
+  return Number.isFinite(value) && value > 0 ? value : null;
 }
 
 const documents = new Map(); // file -> Promise<string|null>
@@ -119,22 +130,32 @@ export async function send(key, variables = {}) {
   if (response.headers.get("X-Fieldrep-Offline")) {
     throw new OfflineError("You are offline and this is not cached yet.");
   }
+  const status = response.status;
   let body;
   try {
     body = await response.json();
   } catch {
-    throw new ApiError(`Server error (HTTP ${response.status})`, "INTERNAL_SERVER_ERROR");
+    throw new ApiError(`Server error (HTTP ${status})`, "INTERNAL_SERVER_ERROR", undefined,
+      { status, retryAfter: retryAfterOf(response) });
   }
-  const errors = body.errors || [];
+  const errors = body?.errors || [];
   if (errors.length) {
     const first = errors[0];
     const code = first.extensions?.code;
     if (code === "UNAUTHENTICATED") {
       await logout();
-      throw new ApiError("Your session ended; please log in again.", code);
+      throw new ApiError("Your session ended; please log in again.", code, undefined, { status });
     }
     if (!code && SCHEMA_GAP.test(first.message)) throw new NotAvailable(key, first.message);
-    if (!body.data) throw new ApiError(first.message, code, first.extensions?.field);
+    if (!body.data) {
+      throw new ApiError(first.message, code, first.extensions?.field,
+        { status, retryAfter: retryAfterOf(response, first.extensions) });
+    }
+  } else if (!body?.data) {
+    // Not a GraphQL answer (a 503 "database unavailable", a 413 from the size limit...): an
+    // error, never an empty success (the outbox would drop a check-in as sent).
+    throw new ApiError(body?.message || `Server error (HTTP ${status})`, body?.code || `HTTP_${status}`, undefined,
+      { status, retryAfter: retryAfterOf(response) });
   }
   return { data: body.data, cachedAt: response.headers.get("X-Fieldrep-Cached-At") };
 }

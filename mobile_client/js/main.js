@@ -64,6 +64,10 @@ function renderSync(s) {
   badge.dataset.state = state;
   badge.textContent = text;
   badge.title = s.blocked ? `Waiting: ${s.blocked}` : text;
+  // What the server refused stays in front of the rep until retried or discarded.
+  const review = document.getElementById("sync-review");
+  review.hidden = !(s.failed || s.retrying);
+  review.textContent = s.failed ? "Review" : "Details";
 }
 
 function renderTabs(role) {

@@ -81,20 +81,29 @@ export function removeMap(map) {
   else map.remove();
 }
 
+// Leaflet reads a string given to bindPopup, bindTooltip or divIcon({html}) as HTML. Every
+// such content here is an element built with textContent (ui.js's h), so names from the
+// server (accounts, territories) always show as text.
+
+/** An element holding `text` as text, for Leaflet's popups and tooltips. */
+export function textContent(text, className = "map-label") {
+  return h("span", { class: className }, text);
+}
+
 /** A numbered stop marker (keyboard-focusable, labelled). */
 export function stopMarker(L, lat, lon, number, title) {
   return L.marker([lat, lon], {
     title: `${number}. ${title}`,
     alt: `Stop ${number}: ${title}`,
     keyboard: true,
-    icon: L.divIcon({ className: "", html: `<span class="stop-icon" aria-hidden="true">${number}</span>`, iconSize: [26, 26], iconAnchor: [13, 13] }),
+    icon: L.divIcon({ className: "", html: h("span", { class: "stop-icon", "aria-hidden": "true" }, String(number)), iconSize: [26, 26], iconAnchor: [13, 13] }),
   });
 }
 
 export function homeMarker(L, lat, lon) {
   return L.marker([lat, lon], {
     title: "Home base", alt: "Home base", keyboard: true,
-    icon: L.divIcon({ className: "", html: '<span class="home-icon" aria-hidden="true">⌂</span>', iconSize: [22, 22], iconAnchor: [11, 11] }),
+    icon: L.divIcon({ className: "", html: h("span", { class: "home-icon", "aria-hidden": "true" }, "⌂"), iconSize: [22, 22], iconAnchor: [11, 11] }),
   });
 }
 
@@ -103,7 +112,7 @@ export function drawOutlines(L, map, outlines, { fill = 0.12 } = {}) {
   return outlines.filter((o) => o.geojson).map((o, i) => {
     const color = PALETTE[i % PALETTE.length];
     return L.geoJSON(o.geojson, { style: { color, weight: 2.5, fillColor: color, fillOpacity: fill } })
-      .bindTooltip(`${o.name} (${o.accountCount} accounts)`)
+      .bindTooltip(textContent(`${o.name} (${o.accountCount} accounts)`, "territory-label"))
       .addTo(map);
   });
 }

@@ -1,4 +1,4 @@
-// Hash router: #/day, #/accounts, #/account/12, #/inbox, #/manager, #/settings.
+// Hash router: #/day, #/accounts, #/account/12, #/inbox, #/manager, #/settings, #/sync.
 // Each screen is its own ES module, imported on first use, exporting
 // `show(view, params) -> optional cleanup()`.
 
@@ -11,6 +11,7 @@ const SCREENS = {
   inbox: () => import("./screens/inbox.js"),
   manager: () => import("./screens/manager.js"),
   settings: () => import("./screens/settings.js"),
+  sync: () => import("./screens/sync.js"),
 };
 
 let cleanup = null;

@@ -3,6 +3,7 @@
 import { load, NotAvailable, OfflineError } from "../api.js";
 import { currentPosition } from "../geo.js";
 import * as outbox from "../outbox.js";
+import { entryActions, entryState } from "../outbox_view.js";
 import { errorBlock, fmtDate, fmtTime, h, navigationUrl, render, toast, unavailable } from "../ui.js";
 
 const OUTCOMES = ["", "order", "follow-up", "no decision maker", "closed"];
@@ -21,16 +22,28 @@ function facts(a) {
   return h("dl", { class: "facts" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]));
 }
 
-function visitItem(v) {
-  const inState = v.synced ? "synced" : "waiting to sync";
-  const outState = v.checkOutAt ? (v.checkOutSynced ? "synced" : "waiting to sync") : null;
+/** The outbox entries of a visit that need the rep: refused or backing off, with the reason. */
+function problems(pending) {
+  return (pending || []).filter((e) => e.state === "failed" || e.state === "retrying")
+    .map((e) => h("div", { class: "outbox-problem", dataset: { outbox: e.clientId, state: e.state } }, entryState(e), entryActions(e)));
+}
+
+function visitItem(v, pending) {
+  const label = (synced, kind) => {
+    if (synced) return "synced";
+    const entry = (pending || []).find((e) => e.kind === kind);
+    return entry?.state === "failed" ? "not accepted" : "waiting to sync";
+  };
+  const inState = label(v.synced, "checkIn");
+  const outState = v.checkOutAt ? label(v.checkOutSynced, "checkOut") : null;
   return h("li", { dataset: { visit: v.clientId, synced: String(Boolean(v.synced && (!v.checkOutAt || v.checkOutSynced))) } },
     h("div", { class: "row" },
       h("div", {}, `Checked in ${fmtTime(v.checkInAt)} `, h("span", { class: `pill ${v.synced ? "ok" : "warn"}` }, inState)),
       v.checkOutAt ? h("div", {}, `Checked out ${fmtTime(v.checkOutAt)} `, h("span", { class: `pill ${v.checkOutSynced ? "ok" : "warn"}` }, outState)) : null,
       v.notes ? h("div", { class: "small muted visit-notes" }, `Notes: ${v.notes}`) : null,
       v.checkOutNotes ? h("div", { class: "small muted visit-checkout-notes" }, `Check-out notes: ${v.checkOutNotes}`) : null,
-      v.outcome ? h("div", { class: "small visit-outcome" }, `Outcome: ${v.outcome}`) : null));
+      v.outcome ? h("div", { class: "small visit-outcome" }, `Outcome: ${v.outcome}`) : null,
+      problems(pending)));
 }
 
 export function show(view, [id]) {
@@ -44,10 +57,12 @@ export function show(view, [id]) {
   let open = null;
 
   async function refreshVisits() {
-    const visits = await outbox.visitsOf(id);
+    const [visits, pending] = await Promise.all([outbox.visitsOf(id), outbox.stateOfVisits()]);
     open = visits.find((v) => !v.checkOutAt) || null;
     action.textContent = open ? "Check out" : "Check in";
-    render(visitsList, visits.length ? visits.map(visitItem) : h("li", {}, h("div", { class: "row muted" }, "No visits from this device yet.")));
+    render(visitsList, visits.length
+      ? visits.map((v) => visitItem(v, pending.get(v.clientId)))
+      : h("li", {}, h("div", { class: "row muted" }, "No visits from this device yet.")));
   }
 
   const form = h("form", { class: "card", "aria-labelledby": "visit-title" },

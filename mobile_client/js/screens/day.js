@@ -4,7 +4,7 @@
 import { load, NotAvailable, OfflineError, send } from "../api.js";
 import { session } from "../auth.js";
 import { currentPosition } from "../geo.js";
-import { createMap, drawOutlines, homeMarker, removeMap, stopMarker } from "../map.js";
+import { createMap, drawOutlines, homeMarker, removeMap, stopMarker, textContent } from "../map.js";
 import { decode } from "../polyline.js";
 import {
   errorBlock, fmtDuration, fmtKm, fmtPercent, fmtTime, h, localIso, navigationUrl, render, today, toast, unavailable,
@@ -93,7 +93,7 @@ export function show(view) {
     routeLayers.push(homeMarker(m.L, plan.home.lat, plan.home.lon).addTo(m.map));
     for (const stop of plan.stops) {
       routeLayers.push(stopMarker(m.L, stop.lat, stop.lon, stop.sequence, stop.name).addTo(m.map)
-        .bindPopup(`${stop.sequence}. ${stop.name} · ${fmtTime(stop.arrival)}`));
+        .bindPopup(textContent(`${stop.sequence}. ${stop.name} · ${fmtTime(stop.arrival)}`, "stop-label")));
       points.push([stop.lat, stop.lon]);
     }
     points.push([plan.home.lat, plan.home.lon]);

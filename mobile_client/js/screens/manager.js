@@ -74,6 +74,13 @@ export function windshieldRows(weeks) {
   });
 }
 
+/** A legend colour. Set through the style object: a style attribute is refused by the CSP. */
+function swatch(color) {
+  const el = h("span", { class: "swatch", "aria-hidden": "true" });
+  el.style.background = color;
+  return el;
+}
+
 export function show(view) {
   const mapEl = h("div", { id: "territory-map", class: "map" });
   const legend = h("ul", { class: "legend", "aria-label": "Territories" });
@@ -116,9 +123,7 @@ export function show(view) {
         outlineLayers.forEach((l) => l.remove());
         const outlines = data.territoryOutlines;
         outlineLayers = drawOutlines(m.L, m.map, outlines, { fill: 0.25 });
-        render(legend, outlines.map((o, i) => h("li", {},
-          h("span", { class: "swatch", style: `background:${PALETTE[i % PALETTE.length]}`, "aria-hidden": "true" }),
-          `${o.repName || o.name} (${o.accountCount})`)));
+        render(legend, outlines.map((o, i) => h("li", {}, swatch(PALETTE[i % PALETTE.length]), `${o.repName || o.name} (${o.accountCount})`)));
         mapEl.dataset.territories = String(outlineLayers.length);
         if (outlineLayers.length) {
           const bounds = outlineLayers.reduce((b, l) => b.extend(l.getBounds()), outlineLayers[0].getBounds());
