@@ -6,7 +6,7 @@
 //   ApiError      - the server said no (with extensions.code)
 
 import { OPERATIONS } from "./operations.js";
-import { logout, token } from "./auth.js";
+import { freshToken, logout, renewSession, session, token } from "./auth.js";
 
 export class NotAvailable extends Error {
   constructor(feature, detail = "") {
@@ -110,11 +110,11 @@ const SCHEMA_GAP = /Cannot query field|Unknown argument|Unknown type|is not defi
  * stores the answer and falls back to it when offline. Resolves to {data, cachedAt} (cachedAt:
  * ISO time when the answer came from that store).
  */
-export async function send(key, variables = {}) {
+export async function send(key, variables = {}, renewed = false) {
   const op = await operation(key);
   if (!op) throw new NotAvailable(key, "no GraphQL document for it");
   const headers = { "Content-Type": "application/json" };
-  const t = token();
+  const t = await freshToken(); // renews the short-lived access token shortly before expiry
   if (t) headers.Authorization = `Bearer ${t}`;
   if (op.kind === "query") headers["X-Fieldrep-Cache"] = "network";
   let response;
@@ -143,7 +143,9 @@ export async function send(key, variables = {}) {
     const first = errors[0];
     const code = first.extensions?.code;
     if (code === "UNAUTHENTICATED") {
-      await logout();
+      // An access token can die early (clock skew, a restarted key rotation): renew once.
+      if (!renewed && session()?.refreshToken && (await renewSession(t))) return send(key, variables, true);
+      await logout({ tellServer: false });
       throw new ApiError("Your session ended; please log in again.", code, undefined, { status });
     }
     if (!code && SCHEMA_GAP.test(first.message)) throw new NotAvailable(key, first.message);

@@ -3,7 +3,7 @@
 // "fieldrep:notification" window event (the inbox, the banner and the toasts listen).
 
 import { operation, send } from "./api.js";
-import { token } from "./auth.js";
+import { freshToken } from "./auth.js";
 import { toast } from "./ui.js";
 
 let socket = null;
@@ -27,9 +27,11 @@ function connect(op) {
   if (stopped || !navigator.onLine) return;
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
   socket = new WebSocket(url, "graphql-transport-ws");
-  socket.onopen = () => {
-    const t = token();
-    socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${t}` } }));
+  const ws = socket;
+  ws.onopen = async () => {
+    const t = await freshToken(); // the server closes the socket when the token expires
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${t}` } }));
   };
   socket.onmessage = (event) => {
     const msg = JSON.parse(event.data);
