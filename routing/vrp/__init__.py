@@ -1,4 +1,10 @@
-"""Day and team route solver on OR-Tools, plus the Solomon benchmark reader.
+"""Day and team route solver (PyVRP's search, OR-Tools where needed), plus Solomon benchmarks.
+
+One model (:func:`routing.vrp.validate.prepare`) and one set of drop reasons; the search runs
+on PyVRP (:mod:`routing.vrp.pyvrp_engine`) with breaks re-timed exactly
+(:mod:`routing.vrp.schedule`) and every plan verified (:func:`routing.vrp.validate.check_plan`),
+or on the OR-Tools model (:mod:`routing.vrp.engine`) for re-planning with a previous order, for
+break windows shorter than a drive, and whenever a PyVRP plan fails verification.
 
 Public API (plain dataclasses in and out; nothing from :mod:`backend`):
 
