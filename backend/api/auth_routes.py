@@ -63,6 +63,15 @@ def get_runtime(connection: HTTPConnection) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def _busy() -> HTTPException:
+    """Every argon2 thread is busy and the line is full: retry in a second."""
+    return HTTPException(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail={"code": "UNAVAILABLE", "retryable": True, "message": "busy; retry shortly"},
+        headers={"Retry-After": "1"},
+    )
+
+
 @router.post("/auth/token", response_model=TokenResponse)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -78,6 +87,8 @@ async def login(
     """
     client = connection.client.host if connection.client else "unknown"
     await admit_login(runtime, client, form.username.strip().lower())
+    if runtime.password_checker.full:  # refused before the database is asked anything
+        raise _busy()
     async with runtime.sessionmaker() as session:
         user = await session.scalar(
             select(User).where(func.lower(User.email) == form.username.strip().lower())
@@ -87,11 +98,7 @@ async def login(
             form.password, user.password_hash if user else None
         )
     except PasswordCheckerBusyError:
-        raise HTTPException(
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail={"code": "UNAVAILABLE", "retryable": True, "message": "busy; retry shortly"},
-            headers={"Retry-After": "1"},
-        ) from None
+        raise _busy() from None
     if user is None or not ok or not user.is_active:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,

@@ -74,6 +74,11 @@ class PasswordChecker:
         #: Checks refused because the line was full.
         self.refused = 0
 
+    @property
+    def full(self) -> bool:
+        """True when one more check would be refused (callers skip work they would waste)."""
+        return self._admitted >= self.concurrency + self.queue
+
     async def verify(self, password: str, password_hash: str | None) -> bool:
         """:func:`verify_password` on the pool (same cost for unknown users)."""
         return await self._run(verify_password, password, password_hash)
@@ -83,7 +88,7 @@ class PasswordChecker:
         return await self._run(hash_password, password)
 
     async def _run(self, function: Callable[..., _T], *args: object) -> _T:
-        if self._admitted >= self.concurrency + self.queue:
+        if self.full:
             self.refused += 1
             raise PasswordCheckerBusyError
         loop = asyncio.get_running_loop()
