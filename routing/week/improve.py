@@ -15,7 +15,7 @@ import numpy.typing as npt
 from routing.week.routes import DayRoute
 from routing.week.state import State
 
-NEIGHBOURS = 10
+NEIGHBOURS = 15
 EPS = 1.0
 
 

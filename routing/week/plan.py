@@ -73,7 +73,7 @@ class WeekParams:
     """
 
     weights: Weights = field(default_factory=Weights)
-    improve_passes: int = 4
+    improve_passes: int = 6
     order_params: SolveParams = field(
         default_factory=lambda: SolveParams(time_limit_s=2.0, lns_iterations=0, solution_limit=20)
     )

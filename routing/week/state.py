@@ -33,9 +33,9 @@ BALANCE_FREE_SHARE = 0.5
 class Weights:
     """Weights of the objective's terms (see the module docstring)."""
 
-    late_per_day: float = 600.0
-    early_per_day: float = 60.0
-    balance: float = 2.0
+    late_per_day: float = 200.0
+    early_per_day: float = 20.0
+    balance: float = 1.0
     churn: float = 900.0
     fill_detour_s: float = 900.0
 
