@@ -48,9 +48,23 @@ def relocate_pass(state: State) -> int:
         without = state.model.remove(ra, v)
         gain = state.day_cost(ra) - state.day_cost(without) + state.placement(v, a)
         best: tuple[float, DayRoute] | None = None
+        loc = np.asarray([state.model.loc(v)], dtype=np.int64)
+        # Drive delta + placement bound a day's cost from below (balance only adds), so days
+        # are tried cheapest bound first and the exact check stops once no bound can win.
+        # A day whose finish would pass its shift end is skipped without the exact check (a
+        # visit could in rare cases fill waiting time instead; construction judges the same).
+        dur = state.visits[v].duration
+        bounds = []
         for b in range(len(state.routes)):
             if b == a or not state.allowed(v, b):
                 continue
+            delta = float(state.model.deltas(state.routes[b], loc)[0])
+            if state.routes[b].finish + delta + dur <= state.inst.days[b].shift_end:
+                bounds.append((delta + state.placement(v, b), b))
+        bounds.sort()
+        for bound, b in bounds:
+            if bound >= gain - EPS or (best is not None and bound >= best[0]):
+                break
             fit = state.model.insert(state.routes[b], v)
             if fit is None:
                 continue
