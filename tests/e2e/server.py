@@ -42,14 +42,18 @@ class Server:
 
     url: str
     data_dir: Path
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def token(self, email: str) -> str:
-        if email not in self.tokens:
+        """An access token for ``email``; logs in again a minute before the cached one expires
+        (access tokens live 15 minutes, the e2e session longer)."""
+        cached = self.tokens.get(email)
+        if cached is None or cached[1] - time.monotonic() < 60:
             r = httpx.post(f"{self.url}/auth/token", data={"username": email, "password": PASSWORD})
             r.raise_for_status()
-            self.tokens[email] = r.json()["access_token"]
-        return self.tokens[email]
+            body = r.json()
+            self.tokens[email] = (body["access_token"], time.monotonic() + body["expires_in"])
+        return self.tokens[email][0]
 
     def gql(self, email: str, query: str, **variables: object) -> dict[str, Any]:
         return self._post(email, {"query": query, "variables": variables})
