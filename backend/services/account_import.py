@@ -203,18 +203,20 @@ def validate_row(
 ) -> AccountRow:
     """Turn one CSV row into an :class:`AccountRow`; a problem names the field at fault."""
 
+    # Each mapped value stripped once: the checks below read most fields several times.
+    cells = {canonical: (raw.get(header) or "").strip() for canonical, header in mapping.items()}
+
     def get(canonical: str) -> str:
-        header = mapping.get(canonical)
-        return (raw.get(header) or "").strip() if header else ""
+        return cells.get(canonical, "")
 
     def problem(field_name: str, reason: str) -> _RowProblemError:
         return _RowProblemError(RowError(line, field_name, reason))
 
-    for column, header in mapping.items():
-        if "\x00" in (raw.get(header) or ""):
+    for column, value in cells.items():
+        if "\x00" in value:
             raise problem(column, f"{column} contains a NUL character (binary data?)")
-    for column, limit in MAX_LENGTH.items():
-        if len(get(column)) > limit:
+        limit = MAX_LENGTH.get(column)
+        if limit is not None and len(value) > limit:
             raise problem(column, f"{column} is longer than {limit} characters")
     external_id = get("external_id")
     if not external_id:
