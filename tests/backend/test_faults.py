@@ -117,7 +117,10 @@ def _settings(url: str, tmp_path: Path) -> Settings:
         database_url=url,
         data_dir=tmp_path / "data",
         secret_key="test-secret-" + "x" * 32,
+        # This load loops over logins and queries from one address on purpose.
         login_attempts_per_5min=10_000,
+        login_attempts_per_address_per_5min=0,
+        address_requests_per_minute=0,
         routing_cache_dir=tmp_path / "rc",
     )
 
