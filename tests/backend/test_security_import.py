@@ -261,13 +261,15 @@ def test_cli_prints_names_with_markup_as_text(
     path.write_text(
         CLI_HEADER
         + "[/],Shop [bold]big[/bold] [/],47.14,9.52\n"
-        + "[red]x[/],Bad [/] lat,abc,9.5\n",
+        + "[red]x[/],Bad [/] lat,abc,9.5\n"
+        + "[/],Same id again,47.1,9.5\n",  # the reason quotes the id: "'[/]' already on line 2"
         encoding="utf-8",
     )
     result = _cli(cli_env, path)
     _no_crash(result)
     assert result.exit_code == 1, result.output
     assert "latitude 'abc' is not a number" in result.output
+    assert "external id '[/]' already on line 2" in result.output
     assert "created 1" in result.output
     assert _names(settings) == ["Shop [bold]big[/bold] [/]"]
 
