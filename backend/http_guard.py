@@ -147,16 +147,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def uvicorn_options() -> dict[str, Any]:
+def uvicorn_options(ws_max_message_bytes: int = 65_536) -> dict[str, Any]:
     """The connection limits ``fieldrep serve`` passes to ``uvicorn.run``.
 
     ``h11_max_incomplete_event_size`` caps headers should uvicorn's h11 protocol ever be used
-    instead (it answers 400 over the cap, not 431).
+    instead (it answers 400 over the cap, not 431). ``ws_max_size`` makes uvicorn refuse an
+    oversized WebSocket frame before buffering it (its default is 16 MiB); the app's own
+    check (``live_socket.py``) answers the same limit with a close reason.
     """
     return {
         "http": GuardedHttpToolsProtocol,
         "timeout_keep_alive": KEEP_ALIVE_S,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "ws_max_size": ws_max_message_bytes,
     }
 
 

@@ -86,7 +86,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             timeout_worker_healthcheck=30,
             ws_per_message_deflate=False,
             proxy_headers=False,  # X-Forwarded-For: FIELDREP_TRUSTED_PROXIES (client_address.py)
-            **uvicorn_options(),
+            **uvicorn_options(settings.ws_max_message_bytes),
         )
     else:
         from backend.app import create_app
@@ -98,7 +98,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             log_level="info",
             ws_per_message_deflate=False,
             proxy_headers=False,  # X-Forwarded-For: FIELDREP_TRUSTED_PROXIES (client_address.py)
-            **uvicorn_options(),
+            **uvicorn_options(settings.ws_max_message_bytes),
         )
 
 
