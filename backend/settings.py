@@ -88,10 +88,13 @@ class Settings(BaseSettings):
     push_allow_private_hosts: bool = False  # loopback push service in tests; never production
     push_max_devices_per_user: int = Field(default=10, ge=1, le=100)
 
-    @field_validator("rate_limit_exempt", "trusted_proxies", mode="before")
+    @field_validator("rate_limit_exempt", "trusted_proxies", "push_allowed_hosts", mode="before")
     @classmethod
-    def _address_list(cls, value: object) -> object:
-        """Comma-separated addresses or networks (``10.0.0.0/8, ::1``) or a JSON list."""
+    def _text_list(cls, value: object) -> object:
+        """Comma-separated entries (``10.0.0.0/8, ::1``, ``fcm.googleapis.com``) or a JSON list.
+
+        Operators write the first form by hand; orchestration tools often emit the second.
+        """
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -106,19 +109,6 @@ class Settings(BaseSettings):
     def _valid_networks(cls, value: list[str]) -> list[str]:
         for entry in value:
             ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
-        return value
-
-    @field_validator("push_allowed_hosts", mode="before")
-    @classmethod
-    def _host_list(cls, value: object) -> object:
-        """Comma-separated host names (``fcm.googleapis.com, *.notify.windows.com``) or JSON."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                import json
-
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
     @model_validator(mode="after")
