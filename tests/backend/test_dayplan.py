@@ -25,7 +25,10 @@ from backend.services.dayplan import (
 from backend.services.people import create_rep, create_user, get_or_create_team
 from tests.conftest import Api
 
-MONDAY = dt.date(2026, 11, 23)
+# The Monday of ISO week 48 of this year: late November (CET, +01:00, as the times below say),
+# and always inside the API's window for plan dates (400 days from today).
+MONDAY = dt.date.fromisocalendar(dt.date.today().year, 48, 1)
+M = MONDAY.isoformat()
 VADUZ_HOME = (47.1410, 9.5209)
 # Real points in Vaduz/Schaan, all next to drivable roads.
 POINTS = [
@@ -101,7 +104,9 @@ async def _seed(runtime: Runtime, hours: dict[int, str] | None = None) -> dict[s
                 visit_cadence_days=30,
                 opening_hours=hours.get(i),
                 potential=10_000.0 * (i + 1),
-                last_visit_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
+                last_visit_at=dt.datetime.combine(
+                    MONDAY - dt.timedelta(days=83), dt.time(0), dt.UTC
+                ),
             )
             session.add(account)
             await session.flush()
@@ -153,10 +158,7 @@ async def test_plan_respects_opening_hours_and_explains_every_left_out_account(
     assert not set(planned) & set(dropped)
     assert dropped[world["accounts"][0]]["reason"] == "closed on Mondays"
     monday_afternoon = planned[world["accounts"][1]]
-    assert (
-        monday_afternoon["start"] >= "2026-11-23T14:00"
-        and monday_afternoon["end"] <= "2026-11-23T17:00"
-    )
+    assert monday_afternoon["start"] >= f"{M}T14:00" and monday_afternoon["end"] <= f"{M}T17:00"
     assert any(
         n.startswith("Shop 2: opening hours unparseable") and "assumed open" in n
         for n in plan["notes"]
@@ -277,19 +279,17 @@ async def test_graphql_replan_rejects_bad_input(api: Api, runtime: Runtime) -> N
     await _seed(runtime)
     await api.login("rep@p.test", PASSWORD)
     mutation = "mutation($p: PositionInput!, $at: DateTime!) { replanMyDay(position: $p, at: $at) { version } }"
-    off_map = await api.gql(mutation, p={"lat": 47.0, "lon": 12.0}, at="2026-11-23T10:00:00+01:00")
+    off_map = await api.gql(mutation, p={"lat": 47.0, "lon": 12.0}, at=f"{M}T10:00:00+01:00")
     assert off_map["errors"][0]["extensions"]["field"] == "position"  # type: ignore[index]
-    out_of_range = await api.gql(
-        mutation, p={"lat": 95.0, "lon": 9.5}, at="2026-11-23T10:00:00+01:00"
-    )
+    out_of_range = await api.gql(mutation, p={"lat": 95.0, "lon": 9.5}, at=f"{M}T10:00:00+01:00")
     assert out_of_range["errors"][0]["extensions"] == {
         "code": "BAD_USER_INPUT",
         "field": "position.lat",
     }  # type: ignore[index]
-    naive = await api.gql(mutation, p={"lat": 47.14, "lon": 9.52}, at="2026-11-23T10:00:00")
+    naive = await api.gql(mutation, p={"lat": 47.14, "lon": 9.52}, at=f"{M}T10:00:00")
     assert naive["errors"][0]["extensions"]["field"] == "at"  # type: ignore[index]
     plan_bad = await api.gql(
-        'mutation { planMyDay(date: "2026-11-23", options: {maxCandidates: 500}) { version } }'
+        f'mutation {{ planMyDay(date: "{M}", options: {{maxCandidates: 500}}) {{ version }} }}'
     )
     assert plan_bad["errors"][0]["extensions"] == {
         "code": "BAD_USER_INPUT",
