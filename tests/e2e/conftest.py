@@ -140,8 +140,11 @@ class Phone:
         page.locator("#tabs:not([hidden])").wait_for()
 
     def wait_for_service_worker(self) -> None:
+        # Predicates are written as functions: Playwright compiles those through the DevTools
+        # protocol, while a bare expression is eval'ed in the page, which the app's CSP
+        # (no 'unsafe-eval') refuses as soon as the first check fails and polling starts.
         self.page.wait_for_function(
-            "navigator.serviceWorker && navigator.serviceWorker.controller !== null"
+            "() => navigator.serviceWorker && navigator.serviceWorker.controller !== null"
         )
 
     def screenshot(self, name: str, at: Locator | None = None) -> None:

@@ -48,12 +48,14 @@ def test_my_day_opens_offline_from_the_stored_copy(phone: Phone, server: Server)
     page = phone.page
     phone.wait_for_service_worker()
     expect(page.locator("#day-map")).to_have_attribute("data-roads", re.compile(r"^\d+$"))
-    page.wait_for_function("localStorage.getItem('fieldrep.myDaySnapshot') !== null")
+    page.wait_for_function("() => localStorage.getItem('fieldrep.myDaySnapshot') !== null")
     plan = server.gql(email, MY_DAY, d=_today())["myDay"]
 
     phone.context.set_offline(True)
     page.reload()
-    page.wait_for_function("performance.getEntriesByName('fieldrep:my-day-stops').length > 0")
+    page.wait_for_function(
+        "() => performance.getEntriesByName('fieldrep:my-day-stops').length > 0"
+    )
     marks = page.evaluate(
         """() => Object.fromEntries(["fieldrep:my-day-snapshot", "fieldrep:my-day-stops"].map(
              (name) => [name, performance.getEntriesByName(name).map((m) => [m.startTime, m.detail])]))"""
