@@ -319,7 +319,10 @@ async def test_undecodable_entry_is_dead_lettered_and_the_stream_moves_on(shared
     try:
         await eventually(lambda: inbox.adds == 1)
         for _ in range(750):  # up to 15 s, like eventually(): CI machines can be busy
-            if (await client.xlen(f"{prefix}events:dead")) == 1:
+            # The entry is dead-lettered first and acknowledged after: wait for both.
+            dead_count = await client.xlen(f"{prefix}events:dead")
+            pending = (await client.xpending(f"{prefix}events", "delivery"))["pending"]
+            if dead_count == 1 and pending == 0:
                 break
             await asyncio.sleep(0.02)
     finally:
