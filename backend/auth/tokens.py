@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +39,9 @@ def issue_token(user_id: int, role: str, secret: str, ttl: timedelta, *, version
         "exp": now + ttl,
         "typ": "access",
         "ver": version,
+        # Two tokens issued in the same second for the same user would otherwise be the same
+        # string, and a client could not tell a renewed token from the one the server refused.
+        "jti": secrets.token_hex(8),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 

@@ -251,3 +251,15 @@ def test_upgrading_a_populated_sqlite_database_keeps_every_row(tmp_path: Path) -
         [(next_id,)] = db.execute("SELECT id FROM users WHERE email = 'd@x'").fetchall()
         assert next_id == new_id + 1
         assert db.execute("SELECT COUNT(*) FROM users").fetchone() == (2,)
+
+
+def test_two_tokens_issued_in_one_second_differ() -> None:
+    """A renewal in the same second as the login gives a new token (``jti``), so a client can
+    tell the renewed token from the one the server refused."""
+    from datetime import timedelta
+
+    from backend.auth.tokens import issue_token
+
+    first = issue_token(3, "rep", "k" * 40, timedelta(minutes=15))
+    second = issue_token(3, "rep", "k" * 40, timedelta(minutes=15))
+    assert first != second
