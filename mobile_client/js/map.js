@@ -74,9 +74,12 @@ async function drawRoads(L, map, renderer, el, alive) {
 
 /**
  * Remove a map when its screen goes away. A zoom animation in flight (fitBounds) finishes on a
- * timer and would then touch the removed map and throw, so such a map goes at its "zoomend".
+ * timer and would then touch the removed map and throw, so such a map goes at its "zoomend";
+ * a pan in flight is stopped first.
  */
 export function removeMap(map) {
+  // A pan in flight steps on animation frames and would redraw the canvas of a removed map.
+  map.stop();
   if (map._animatingZoom) map.once("zoomend", () => map.remove());
   else map.remove();
 }

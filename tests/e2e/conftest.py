@@ -170,7 +170,7 @@ def open_phone(browser: Browser, server: Server, **overrides: object) -> Phone:
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e} {e.stack}"))
     return Phone(context, page, errors, server)
 
 
