@@ -15,7 +15,7 @@
  *   or opens the app there.
  */
 // v3: index.html without inline script (CSP), the sync screen.
-const VERSION = "fieldrep-v3";
+const VERSION = "fieldrep-v4";
 const SHELL_CACHE = `${VERSION}-shell`;
 const DOCS_CACHE = "fieldrep-operations";
 const DATA_CACHE = "fieldrep-data";
